@@ -1,0 +1,40 @@
+#pragma once
+// What every executable shares: the connection string, logging, and the
+// mapping from errors to exit codes.
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace jobrunner::app {
+
+// --db, else DATABASE_URL, else "" (libpq's own PG* variables and defaults).
+std::string resolve_conninfo(const std::optional<std::string>& db_option);
+
+// Adds --db with its help text.
+void add_db_option(CLI::App& app, std::optional<std::string>& db);
+
+struct LogOptions {
+  std::string level = "info";   // trace, debug, info, warn, error, off
+  std::string format = "text";  // text or json
+};
+// Adds --log-level and --log-format.
+void add_log_options(CLI::App& app, LogOptions& options);
+// Logs go to stderr; json writes one object per line with time, level,
+// logger and msg.
+void setup_logging(const std::string& logger_name, const LogOptions& options);
+
+// A CLI11 validator for DURATION options ("30s", "5m", "1h30m").
+CLI::Validator duration_validator();
+
+// Parses argv. Returns an exit code when the program should stop now: 0
+// after --help or --version, 64 (usage) after printing a parse error.
+std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv);
+
+// Runs `body`, turning the error classes into their exit codes and a
+// one-line message on stderr (through the logger).
+int run_guarded(const std::function<int()>& body);
+
+}  // namespace jobrunner::app

@@ -1,0 +1,45 @@
+#pragma once
+// A row of the generic job table, joined with its type row.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "jobrunner/core/status.hpp"
+
+namespace jobrunner {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+struct Job {
+  std::int64_t id = 0;
+  std::string job_type;
+  JobStatus status = JobStatus::waiting;
+  std::optional<std::string> requester;
+  std::optional<std::string> reason;
+  int priority = 0;
+  std::optional<TimePoint> scheduled_start;
+  std::optional<TimePoint> lease_expires;
+  std::optional<std::string> lease_owner;
+  std::optional<std::string> lease_token;
+  int attempt_count = 0;
+  int max_retries = 0;
+  std::string log;
+  TimePoint date_created;
+  std::optional<TimePoint> date_started;
+  std::optional<TimePoint> date_finished;
+  nlohmann::json json_data = nlohmann::json::object();
+
+  // From the type's own table (for example foojob).
+  std::int64_t target_id = 0;  // foojob.foo
+  int type_code = 0;           // foojob.job_type
+  nlohmann::json metadata = nlohmann::json::object();  // foojob.json_data
+};
+
+// "2026-11-28T01:32:23.123Z"; "-" for nullopt.
+std::string format_time(const std::optional<TimePoint>& time);
+
+}  // namespace jobrunner

@@ -1,0 +1,30 @@
+#pragma once
+// What the store needs to know about a job type: its name and its table.
+
+#include <string>
+
+#include "jobrunner/core/decision.hpp"
+#include "jobrunner/core/duration.hpp"
+
+namespace jobrunner {
+
+struct JobTypeSpec {
+  // job.job_type, the advisory lock key and the runner's name ("foo").
+  std::string name;
+  // For log lines: "Ran 3 FooJobs."
+  std::string display_name;
+  // The type's own table and its columns: <table>(job, <target_column>,
+  // job_type, json_data), <target_column> referencing <target_table>(id).
+  std::string table;
+  std::string target_column;
+  std::string target_table;
+  // The value of <table>.job_type for this type (Launchpad's FooJobType).
+  int type_code = 0;
+  RetryPolicy retry;
+  Duration lease = std::chrono::minutes(5);
+  int default_max_retries = 3;
+  // Launchpad: "if there's already a job for the foo, don't create a new one".
+  bool one_pending_per_target = true;
+};
+
+}  // namespace jobrunner

@@ -1,0 +1,134 @@
+#pragma once
+// A connection to PostgreSQL and its transactions. This header hides libpqxx
+// so that only src/pg/ depends on it; job types run SQL through Transaction.
+
+#include <concepts>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "jobrunner/core/errors.hpp"
+#include "jobrunner/core/job.hpp"
+
+namespace jobrunner::pg {
+
+// A statement failed in the database. sqlstate() is PostgreSQL's error code
+// (e.g. "23505" unique_violation), for callers that turn some into BadInput.
+class SqlError : public Error {
+ public:
+  SqlError(const std::string& message, std::string sqlstate)
+      : Error(message), sqlstate_(std::move(sqlstate)) {}
+  const std::string& sqlstate() const noexcept { return sqlstate_; }
+
+ private:
+  std::string sqlstate_;
+};
+
+// A statement parameter in PostgreSQL's text format; nullopt is SQL NULL.
+using Param = std::optional<std::string>;
+using Params = std::vector<Param>;
+
+inline Param to_param(std::nullopt_t) { return std::nullopt; }
+inline Param to_param(std::string value) { return value; }
+inline Param to_param(std::string_view value) { return std::string(value); }
+inline Param to_param(const char* value) { return std::string(value); }
+inline Param to_param(bool value) { return value ? "true" : "false"; }
+template <std::integral T>
+  requires(!std::same_as<T, bool>)
+Param to_param(T value) {
+  return std::to_string(value);
+}
+inline Param to_param(const nlohmann::json& value) { return value.dump(); }
+template <typename T>
+Param to_param(const std::optional<T>& value) {
+  if (!value) return std::nullopt;
+  return to_param(*value);
+}
+
+// One result row; columns are looked up by name. The typed getters throw
+// Error when the column is missing or (for non-optional ones) NULL.
+class Row {
+ public:
+  Row(std::shared_ptr<const std::vector<std::string>> columns, std::vector<Param> values)
+      : columns_(std::move(columns)), values_(std::move(values)) {}
+
+  bool is_null(std::string_view column) const;
+  std::optional<std::string> opt_text(std::string_view column) const;
+  std::string text(std::string_view column) const;
+  std::optional<std::int64_t> opt_int(std::string_view column) const;
+  std::int64_t integer(std::string_view column) const;
+  bool boolean(std::string_view column) const;
+  // Timestamps are selected as microseconds since the epoch (see the
+  // job_columns block in sql/queries/job.sql), which keeps time zones out.
+  std::optional<TimePoint> opt_time_us(std::string_view column) const;
+  nlohmann::json json(std::string_view column) const;
+  const std::vector<std::string>& columns() const { return *columns_; }
+  const std::vector<Param>& values() const { return values_; }
+
+ private:
+  const Param& at(std::string_view column) const;
+  std::shared_ptr<const std::vector<std::string>> columns_;
+  std::vector<Param> values_;
+};
+using Rows = std::vector<Row>;
+
+class Connection;
+
+// A read-committed transaction. Destroying it without commit() rolls back.
+class Transaction {
+ public:
+  ~Transaction();
+  Transaction(Transaction&&) noexcept;
+  Transaction& operator=(Transaction&&) = delete;
+
+  template <typename... Args>
+  Rows exec(std::string_view sql, Args&&... args) {
+    return exec_params(sql, Params{to_param(std::forward<Args>(args))...});
+  }
+  Rows exec_params(std::string_view sql, const Params& params);
+  // Runs a script of several statements without parameters (schema patches).
+  void exec_script(std::string_view sql);
+  // Quotes an identifier (table or role name) for the rare statements that
+  // cannot take it as a parameter.
+  std::string quote_name(std::string_view name) const;
+  void commit();
+
+ private:
+  friend class Connection;
+  struct Impl;
+  explicit Transaction(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// One libpq connection; use one per thread.
+class Connection {
+ public:
+  // conninfo is a libpq key=value string or a postgresql:// URI; empty means
+  // libpq's defaults (PGHOST, PGDATABASE, ...). Throws DatabaseUnavailable,
+  // whose message never contains the password.
+  static Connection open(const std::string& conninfo);
+  ~Connection();
+  Connection(Connection&&) noexcept;
+  Connection& operator=(Connection&&) noexcept;
+
+  Transaction begin();
+  // "user@host:port/dbname", for log lines.
+  std::string describe() const;
+  // The server's backend process id, for tests that terminate it.
+  int backend_pid() const;
+
+ private:
+  struct Impl;
+  explicit Connection(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// conninfo with any password replaced by "***", for messages.
+std::string redact_conninfo(const std::string& conninfo);
+
+}  // namespace jobrunner::pg

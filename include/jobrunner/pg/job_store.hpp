@@ -1,0 +1,126 @@
+#pragma once
+// The PostgreSQL store of one job type: every read and write of the job
+// table and the type's own table. Methods are named after the SQL blocks
+// they run (sql/queries/job.sql). All take the caller's transaction, so an
+// application enqueues inside its own transaction and a job's work commits
+// with its status.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "jobrunner/core/decision.hpp"
+#include "jobrunner/core/job.hpp"
+#include "jobrunner/core/job_type_spec.hpp"
+#include "jobrunner/core/outcome.hpp"
+#include "jobrunner/pg/connection.hpp"
+
+namespace jobrunner::pg {
+
+struct EnqueueRequest {
+  std::int64_t target_id = 0;  // e.g. the foo's id
+  nlohmann::json metadata = nlohmann::json::object();
+  // Parsed by PostgreSQL as timestamptz (ISO 8601, or 'now', ...).
+  std::optional<std::string> scheduled_start;
+  std::optional<int> max_retries;  // default: the type's
+  int priority = 0;
+  std::optional<std::string> requester;
+  std::optional<std::string> reason;
+};
+
+// The bounded size of job.log, in characters.
+inline constexpr int kJobLogLimit = 8000;
+
+class JobStore {
+ public:
+  explicit JobStore(JobTypeSpec spec);
+  const JobTypeSpec& spec() const noexcept { return spec_; }
+
+  // Inserts the job and its type row; returns the job id. Throws BadInput
+  // (metadata not an object, unknown target, bad scheduled_start,
+  // negative max_retries) or DuplicateJob (a pending job of this type already
+  // exists for the target) and writes nothing then.
+  std::int64_t enqueue(Transaction& tx, const EnqueueRequest& request) const;
+
+  // The job of this type with that id; NotFound if there is none or it is of
+  // another type.
+  Job get(Transaction& tx, std::int64_t id) const;
+
+  // Ready jobs in claim order, not locked (Launchpad's iterReady).
+  std::vector<Job> ready(Transaction& tx, int limit) const;
+
+  // Atomically claims up to `limit` ready jobs (job_claim): RUNNING, attempt
+  // + 1, a fresh lease token, lease_expires = now + lease.
+  std::vector<Job> claim(Transaction& tx, int limit, Duration lease,
+                         const std::string& owner) const;
+
+  // Extends the lease; false when the lease was lost.
+  bool heartbeat(Transaction& tx, const Job& job, Duration lease) const;
+
+  // RUNNING jobs of this type whose lease expired, locked for rescue.
+  std::vector<Job> lock_expired(Transaction& tx, int limit) const;
+
+  // Writes a decision about a RUNNING job that `job.lease_token` still holds;
+  // false (and nothing written) when the lease was lost.
+  bool finish(Transaction& tx, const Job& job, const Decision& decision) const;
+
+  // Files an error report (an OOPS) with the job's variables; returns its id.
+  std::int64_t file_error_report(Transaction& tx, const Job& job, const Outcome& outcome,
+                                 const nlohmann::json& variables) const;
+
+  // Takes the session-level advisory lock of this type; false if another
+  // session holds it. Released when the connection closes.
+  bool try_lock_type(Transaction& tx) const;
+
+ private:
+  std::vector<Job> load(Transaction& tx, Rows rows) const;
+
+  JobTypeSpec spec_;
+  std::string insert_type_row_sql_;
+  std::string pending_for_target_sql_;
+  std::string load_type_rows_sql_;
+};
+
+// ---- Type-independent operations -------------------------------------------
+
+// Reads a job row as it is (without its type row); nullopt if there is none.
+std::optional<Job> find_job(Transaction& tx, std::int64_t id);
+
+struct JobFilter {
+  std::optional<std::string> job_type;
+  std::optional<JobStatus> status;
+  int limit = 50;
+};
+std::vector<Job> list_jobs(Transaction& tx, const JobFilter& filter);
+
+// An operator's move: locks the job, checks the transition table (throws
+// InvalidTransition naming both states, NotFound for an unknown id), writes
+// it. Moving a RUNNING job clears its lease, so its runner's finish is refused.
+Job set_job_status(Transaction& tx, std::int64_t id, JobStatus to,
+                   const std::optional<std::string>& reason);
+
+struct ErrorReport {
+  std::int64_t id = 0;
+  std::optional<std::int64_t> job;
+  TimePoint date_created;
+  std::string error_type;
+  std::string message;
+  nlohmann::json variables;
+};
+std::vector<ErrorReport> list_error_reports(Transaction& tx, std::optional<std::int64_t> job,
+                                            int limit);
+
+// Records a notice for the requester of a job (job_notification).
+std::int64_t record_notification(Transaction& tx, const Job& job, const std::string& subject,
+                                 const std::string& body);
+
+// The runner_run row of one run of a runner.
+std::int64_t start_runner_run(Transaction& tx, const std::string& job_type,
+                              const std::string& hostname, int pid);
+void finish_runner_run(Transaction& tx, std::int64_t run_id, int jobs_run,
+                       int jobs_not_completed, int exit_code);
+
+}  // namespace jobrunner::pg

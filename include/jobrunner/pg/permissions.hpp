@@ -1,0 +1,40 @@
+#pragma once
+// Database roles and their grants, declared in one file (sql/security.cfg,
+// after Launchpad's security.cfg) and applied by `jobctl db permissions`.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "jobrunner/pg/connection.hpp"
+
+namespace jobrunner::pg {
+
+struct TableGrant {
+  std::string schema;
+  std::string table;
+  std::vector<std::string> privileges;  // SELECT, INSERT, UPDATE, DELETE
+};
+
+struct RoleGrants {
+  std::string role;
+  std::vector<TableGrant> tables;
+};
+
+// Parses the security.cfg format; throws ConfigError naming the line.
+std::vector<RoleGrants> parse_security_config(std::string_view text);
+
+// The sql/security.cfg built into this binary.
+std::string embedded_security_config();
+
+struct PermissionsReport {
+  std::vector<std::string> created_roles;
+  int grants = 0;
+};
+
+// In one transaction: creates missing roles (LOGIN, no password), revokes
+// every table and sequence privilege of each declared role in the schemas the
+// file names, then grants what is declared (plus USAGE on those schemas).
+PermissionsReport apply_permissions(Connection& conn, const std::vector<RoleGrants>& config);
+
+}  // namespace jobrunner::pg

@@ -1,0 +1,66 @@
+#include "foo_job.hpp"
+
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+
+#include "jobrunner/core/outcome.hpp"
+
+namespace jobrunner::foo {
+
+void DoFooJob::run(pg::Transaction& tx) {
+  const Job& j = job();
+  if (j.target_id == 0) {
+    throw std::runtime_error("job " + std::to_string(j.id) + " has no foojob row");
+  }
+  const auto& meta = j.metadata;
+  if (const auto work_ms = meta.value("work_ms", 0); work_ms > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(work_ms));
+  }
+  // The job's own work, in the job's transaction.
+  tx.exec("INSERT INTO foo_frozzle (foo, job) VALUES ($1, $2)", j.target_id, j.id);
+
+  const auto outcome = meta.value("outcome", std::string("success"));
+  const auto message = meta.value("message", "requested by the job's metadata (" + outcome + ")");
+  if (outcome == "success") return;
+  if (outcome == "retry") {
+    const int succeed_on = meta.value("succeed_on_attempt", 0);
+    if (succeed_on > 0 && j.attempt_count >= succeed_on) return;
+    throw RetryError(message);
+  }
+  if (outcome == "user_error") throw UserError(message);
+  if (outcome == "suspend") throw SuspendJob(message);
+  if (outcome == "error") throw std::logic_error(message);
+  throw UserError("unknown outcome '" + outcome +
+                  "' in metadata (use success, retry, user_error, error or suspend)");
+}
+
+nlohmann::json DoFooJob::oops_vars() const {
+  auto vars = RunnableJob::oops_vars();
+  vars["foo_id"] = job().target_id;
+  vars["foo_job_type"] = "DO_FOO";
+  return vars;
+}
+
+const JobType& foo_job_type() {
+  static const JobType type{
+      JobTypeSpec{
+          .name = "foo",
+          .display_name = "FooJob",
+          .table = "foojob",
+          .target_column = "foo",
+          .target_table = "foo",
+          .type_code = static_cast<int>(FooJobType::do_foo),
+          .retry = RetryPolicy{.retry_delay = std::chrono::seconds(30)},
+          .lease = std::chrono::minutes(5),
+          .default_max_retries = 3,
+          .one_pending_per_target = true,
+      },
+      [](Job job) -> std::unique_ptr<RunnableJob> {
+        return std::make_unique<DoFooJob>(std::move(job));
+      },
+  };
+  return type;
+}
+
+}  // namespace jobrunner::foo

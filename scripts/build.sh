@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Configure and build jobrunner into <repo>/build with warnings as errors.
+# Executed: runs under set -euo pipefail. Sourced (e.g. from demo.sh/test.sh or an
+# interactive shell): builds too, but leaves the caller's shell options alone and
+# returns the status instead of exiting.
+
+jobrunner_build() {
+  # Locate the repo from this file, not from $PWD, so any cwd works.
+  local repo
+  repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P) || return 1
+  cmake -S "$repo" -B "$repo/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJOBRUNNER_WERROR=ON &&
+    cmake --build "$repo/build" -j"$(nproc)"
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  set -euo pipefail
+  jobrunner_build
+else
+  jobrunner_build
+fi

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Install everything jobrunner needs to build, test and run its demo on Debian 12.
+# Idempotent: when every package is already installed it prints one line and never
+# touches apt, so demo.sh and test.sh can call it on every run at no cost.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git ca-certificates
+  libpqxx-dev libpq-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  postgresql-15 postgresql-client-15
+  # pg-local.sh needs ps/kill (procps), runuser (util-linux) and useradd (passwd).
+  procps util-linux passwd
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+  # "install ok installed" is the only state in which the files are really there;
+  # half-configured or removed-but-config-kept packages count as missing.
+  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+  if [[ "$status" != "install ok installed" ]]; then
+    missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+echo "install-deps: missing packages: ${missing[*]}"
+
+if ((EUID != 0)); then
+  echo "install-deps: error: not running as root, cannot install packages." >&2
+  echo "install-deps: run 'sudo $0' or install these packages yourself:" >&2
+  echo "  ${missing[*]}" >&2
+  exit 1
+fi
+
+# Non-interactive so CI (no tty) never blocks on a debconf prompt; no recommends
+# keeps a minbase image small. Install the full list so apt resolves them together.
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends "${packages[@]}"
+echo "install-deps: done"

@@ -1,0 +1,143 @@
+-- Named statements of the job store. Each block starts with "-- name: X" and
+-- runs from src/pg/ by that name (queries.hpp). {{job_columns}} expands to the
+-- job_columns block. $now is always the database's clock: now().
+
+-- name: job_columns
+-- The columns every statement returns about a job (table alias j).
+j.id, j.job_type, j.status, j.requester, j.reason, j.priority,
+(extract(epoch FROM j.scheduled_start) * 1000000)::bigint AS scheduled_start_us,
+(extract(epoch FROM j.lease_expires) * 1000000)::bigint AS lease_expires_us,
+j.lease_owner, j.lease_token::text AS lease_token, j.attempt_count, j.max_retries,
+coalesce(j.log, '') AS log,
+(extract(epoch FROM j.date_created) * 1000000)::bigint AS date_created_us,
+(extract(epoch FROM j.date_started) * 1000000)::bigint AS date_started_us,
+(extract(epoch FROM j.date_finished) * 1000000)::bigint AS date_finished_us,
+j.json_data
+
+-- name: job_insert
+INSERT INTO job (job_type, requester, reason, priority, scheduled_start, max_retries, json_data)
+VALUES ($1, $2, $3, $4, $5::timestamptz, $6, coalesce($7::jsonb, '{}'::jsonb))
+RETURNING id
+
+-- name: job_claim
+-- Claims up to $2 ready jobs of type $1 in one statement: each becomes
+-- RUNNING with a fresh lease token, owner $3 and a lease of $4 milliseconds.
+-- SKIP LOCKED lets any number of runners claim at once without waiting for,
+-- or ever sharing, a row.
+WITH ready AS (
+    SELECT id FROM job
+    WHERE job_type = $1 AND status = 0
+      AND (lease_expires IS NULL OR lease_expires <= now())
+      AND (scheduled_start IS NULL OR scheduled_start <= now())
+    ORDER BY priority, id
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE job AS j
+SET status = 1, date_started = now(), date_finished = NULL,
+    attempt_count = j.attempt_count + 1,
+    lease_owner = $3, lease_token = gen_random_uuid(),
+    lease_expires = now() + $4::bigint * interval '1 millisecond'
+FROM ready
+WHERE j.id = ready.id
+RETURNING {{job_columns}}
+
+-- name: job_ready
+-- The ready jobs of type $1, in claim order, without locking them.
+SELECT {{job_columns}} FROM job AS j
+WHERE j.job_type = $1 AND j.status = 0
+  AND (j.lease_expires IS NULL OR j.lease_expires <= now())
+  AND (j.scheduled_start IS NULL OR j.scheduled_start <= now())
+ORDER BY j.priority, j.id
+LIMIT $2
+
+-- name: job_finish
+-- The one finishing write: fenced by the RUNNING status and the lease token,
+-- so a runner whose lease was rescued changes nothing (no row returned).
+-- $3 is the new status; $4 the retry delay in ms (WAITING) or NULL.
+-- date_finished is set for COMPLETED and FAILED only.
+UPDATE job AS j
+SET status = $3::smallint,
+    date_finished = CASE WHEN $3::smallint IN (2, 3) THEN now() END,
+    scheduled_start = CASE WHEN $4::bigint IS NULL THEN j.scheduled_start
+                           ELSE now() + $4::bigint * interval '1 millisecond' END,
+    lease_expires = NULL, lease_owner = NULL, lease_token = NULL,
+    log = right(concat_ws(E'\n', j.log, to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z "') || $5::text), $6::integer)
+WHERE j.id = $1 AND j.status = 1 AND j.lease_token = $2::uuid
+RETURNING j.id
+
+-- name: job_heartbeat
+-- Extends the lease of a job this runner still holds.
+UPDATE job
+SET lease_expires = now() + $3::bigint * interval '1 millisecond'
+WHERE id = $1 AND status = 1 AND lease_token = $2::uuid
+RETURNING id
+
+-- name: job_lock_expired
+-- RUNNING jobs of type $1 whose lease ran out: their runner died. Locked so
+-- that concurrent rescuers share the work instead of doubling it.
+SELECT {{job_columns}} FROM job AS j
+WHERE j.job_type = $1 AND j.status = 1 AND j.lease_expires < now()
+ORDER BY j.lease_expires
+LIMIT $2
+FOR UPDATE SKIP LOCKED
+
+-- name: job_lock_by_id
+SELECT {{job_columns}} FROM job AS j WHERE j.id = $1 FOR UPDATE
+
+-- name: job_set_status
+-- An operator's move (suspend, resume, retry), checked in C++ against the
+-- transition table first. Leaving RUNNING or going to WAITING clears the
+-- lease; going to WAITING makes the job ready now and unfinished.
+UPDATE job AS j
+SET status = $2::smallint,
+    reason = coalesce($3::text, j.reason),
+    lease_expires = NULL, lease_owner = NULL, lease_token = NULL,
+    scheduled_start = CASE WHEN $2::smallint = 0 THEN NULL ELSE j.scheduled_start END,
+    date_finished = CASE WHEN $2::smallint IN (2, 3) THEN now() WHEN $2::smallint = 0 THEN NULL
+                         ELSE j.date_finished END,
+    log = right(concat_ws(E'\n', j.log, to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z "') || $4::text), $5::integer)
+WHERE j.id = $1
+RETURNING j.id
+
+-- name: job_get
+SELECT {{job_columns}} FROM job AS j WHERE j.id = $1
+
+-- name: job_list
+-- Newest first; every filter is optional (NULL matches all).
+SELECT {{job_columns}} FROM job AS j
+WHERE ($1::text IS NULL OR j.job_type = $1)
+  AND ($2::smallint IS NULL OR j.status = $2)
+ORDER BY j.id DESC
+LIMIT $3
+
+-- name: error_report_insert
+INSERT INTO error_report (job, error_type, message, variables)
+VALUES ($1, $2, $3, $4::jsonb)
+RETURNING id
+
+-- name: error_report_list
+SELECT e.id, e.job, (extract(epoch FROM e.date_created) * 1000000)::bigint AS date_created_us,
+       e.error_type, e.message, e.variables
+FROM error_report AS e
+WHERE ($1::bigint IS NULL OR e.job = $1)
+ORDER BY e.id DESC
+LIMIT $2
+
+-- name: job_notification_insert
+INSERT INTO job_notification (job, recipient, subject, body)
+VALUES ($1, $2, $3, $4)
+RETURNING id
+
+-- name: runner_lock_try
+-- A session-level advisory lock per job type: two runs of one type never
+-- overlap, on any number of hosts. Key: (jobrunner's namespace, the type).
+SELECT pg_try_advisory_lock(1785686642, hashtext($1)) AS locked
+
+-- name: runner_run_start
+INSERT INTO runner_run (job_type, hostname, pid) VALUES ($1, $2, $3) RETURNING id
+
+-- name: runner_run_finish
+UPDATE runner_run
+SET date_finished = now(), jobs_run = $2, jobs_not_completed = $3, exit_code = $4
+WHERE id = $1

@@ -1,0 +1,28 @@
+#pragma once
+// How jobctl's subcommands plug into its main: each add_*_commands() adds
+// its subcommands to the CLI and, when one is chosen, sets `action`.
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "jobrunner/app/cli_support.hpp"
+#include "jobrunner/pg/connection.hpp"
+
+namespace jobrunner::jobctl {
+
+struct Context {
+  std::optional<std::string> db;
+  app::LogOptions log;
+  bool json = false;  // --json: machine-readable output
+  // The chosen command; runs with an open connection, returns an exit code.
+  std::function<int(pg::Connection&)> action;
+};
+
+void add_db_commands(CLI::App& app, Context& ctx);
+void add_job_commands(CLI::App& app, Context& ctx);
+void add_oops_commands(CLI::App& app, Context& ctx);
+
+}  // namespace jobrunner::jobctl

@@ -1,0 +1,194 @@
+#include "jobrunner/pg/connection.hpp"
+
+#include <charconv>
+
+#include <libpq-fe.h>
+#include <pqxx/pqxx>
+
+#include "pg_error.hpp"
+
+namespace jobrunner::pg {
+
+// ---- Row -------------------------------------------------------------------
+
+const Param& Row::at(std::string_view column) const {
+  for (std::size_t i = 0; i < columns_->size(); ++i) {
+    if ((*columns_)[i] == column) return values_[i];
+  }
+  throw Error("internal error: result has no column '" + std::string(column) + "'");
+}
+
+bool Row::is_null(std::string_view column) const { return !at(column).has_value(); }
+
+std::optional<std::string> Row::opt_text(std::string_view column) const { return at(column); }
+
+std::string Row::text(std::string_view column) const {
+  const auto& value = at(column);
+  if (!value) throw Error("internal error: column '" + std::string(column) + "' is NULL");
+  return *value;
+}
+
+std::optional<std::int64_t> Row::opt_int(std::string_view column) const {
+  const auto& value = at(column);
+  if (!value) return std::nullopt;
+  std::int64_t result = 0;
+  auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), result);
+  if (ec != std::errc() || end != value->data() + value->size()) {
+    throw Error("internal error: column '" + std::string(column) + "' is not an integer");
+  }
+  return result;
+}
+
+std::int64_t Row::integer(std::string_view column) const {
+  auto value = opt_int(column);
+  if (!value) throw Error("internal error: column '" + std::string(column) + "' is NULL");
+  return *value;
+}
+
+bool Row::boolean(std::string_view column) const { return text(column) == "t"; }
+
+std::optional<TimePoint> Row::opt_time_us(std::string_view column) const {
+  auto micros = opt_int(column);
+  if (!micros) return std::nullopt;
+  return TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::microseconds(*micros)));
+}
+
+nlohmann::json Row::json(std::string_view column) const {
+  const auto& value = at(column);
+  if (!value) return nullptr;
+  return nlohmann::json::parse(*value);
+}
+
+// ---- Transaction -----------------------------------------------------------
+
+struct Transaction::Impl {
+  explicit Impl(pqxx::connection& c) : work(c) {}
+  pqxx::work work;
+};
+
+Transaction::Transaction(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Transaction::Transaction(Transaction&&) noexcept = default;
+Transaction::~Transaction() = default;  // pqxx::work aborts if not committed
+
+Rows Transaction::exec_params(std::string_view sql, const Params& params) {
+  pqxx::result result;
+  try {
+    result = impl_->work.exec_params(std::string(sql), pqxx::prepare::make_dynamic_params(params));
+  } catch (...) {
+    rethrow_translated("");
+  }
+  auto columns = std::make_shared<std::vector<std::string>>();
+  for (pqxx::row::size_type c = 0; c < result.columns(); ++c) {
+    columns->emplace_back(result.column_name(c));
+  }
+  Rows rows;
+  rows.reserve(result.size());
+  for (const auto& r : result) {
+    std::vector<Param> values;
+    values.reserve(r.size());
+    for (const auto& field : r) {
+      if (field.is_null()) {
+        values.emplace_back(std::nullopt);
+      } else {
+        values.emplace_back(std::string(field.c_str(), field.size()));
+      }
+    }
+    rows.emplace_back(columns, std::move(values));
+  }
+  return rows;
+}
+
+void Transaction::exec_script(std::string_view sql) {
+  try {
+    impl_->work.exec(std::string(sql));
+  } catch (...) {
+    rethrow_translated("");
+  }
+}
+
+std::string Transaction::quote_name(std::string_view name) const {
+  return impl_->work.quote_name(std::string(name));
+}
+
+void Transaction::commit() {
+  try {
+    impl_->work.commit();
+  } catch (...) {
+    rethrow_translated("commit failed");
+  }
+}
+
+// ---- Connection ------------------------------------------------------------
+
+struct Connection::Impl {
+  explicit Impl(const std::string& conninfo) : conn(conninfo) {}
+  pqxx::connection conn;
+};
+
+Connection::Connection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Connection::Connection(Connection&&) noexcept = default;
+Connection& Connection::operator=(Connection&&) noexcept = default;
+Connection::~Connection() = default;
+
+Connection Connection::open(const std::string& conninfo) {
+  try {
+    auto impl = std::make_unique<Impl>(conninfo);
+    return Connection(std::move(impl));
+  } catch (const std::exception& e) {
+    // libpq does not echo passwords, but a malformed conninfo can be quoted
+    // back in its message: redact whatever the password is, to be sure.
+    std::string message = e.what();
+    if (auto nl = message.find('\n'); nl != std::string::npos) message.resize(nl);
+    PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), nullptr);
+    if (options != nullptr) {
+      for (auto* o = options; o->keyword != nullptr; ++o) {
+        if (std::string_view(o->keyword) == "password" && o->val != nullptr && *o->val != '\0') {
+          for (auto pos = message.find(o->val); pos != std::string::npos; pos = message.find(o->val)) {
+            message.replace(pos, std::string_view(o->val).size(), "***");
+          }
+        }
+      }
+      PQconninfoFree(options);
+    } else {
+      message = "the connection string is malformed";
+    }
+    throw DatabaseUnavailable("cannot connect to the database (" + redact_conninfo(conninfo) +
+                              "): " + message);
+  }
+}
+
+Transaction Connection::begin() {
+  try {
+    return Transaction(std::make_unique<Transaction::Impl>(impl_->conn));
+  } catch (...) {
+    rethrow_translated("cannot begin a transaction");
+  }
+}
+
+std::string Connection::describe() const {
+  const char* host = impl_->conn.hostname();
+  const char* port = impl_->conn.port();
+  const char* user = impl_->conn.username();
+  return std::string(user ? user : "?") + "@" + (host && *host ? host : "local") + ":" +
+         (port ? port : "?") + "/" + impl_->conn.dbname();
+}
+
+int Connection::backend_pid() const { return impl_->conn.backendpid(); }
+
+std::string redact_conninfo(const std::string& conninfo) {
+  if (conninfo.empty()) return "libpq defaults";
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), nullptr);
+  if (options == nullptr) return "a malformed connection string";
+  std::string out;
+  for (auto* o = options; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr || *o->val == '\0') continue;
+    if (!out.empty()) out += ' ';
+    out += o->keyword;
+    out += '=';
+    out += std::string_view(o->keyword) == "password" ? "***" : o->val;
+  }
+  PQconninfoFree(options);
+  return out;
+}
+
+}  // namespace jobrunner::pg

@@ -1,0 +1,252 @@
+#include "jobrunner/pg/job_store.hpp"
+
+#include <algorithm>
+#include <map>
+#include <regex>
+
+#include "job_row.hpp"
+#include "queries.hpp"
+
+namespace jobrunner::pg {
+namespace {
+
+// SQLSTATEs that mean the caller's input was wrong.
+constexpr std::string_view kForeignKeyViolation = "23503";
+constexpr std::string_view kInvalidDatetimeFormat = "22007";
+constexpr std::string_view kDatetimeFieldOverflow = "22008";
+constexpr std::string_view kInvalidTextRepresentation = "22P02";
+
+// Identifiers of a JobTypeSpec are code constants, never user input; they are
+// still checked and quoted because they cannot be statement parameters.
+std::string identifier(const std::string& name) {
+  static const std::regex kPlain("[a-z_][a-z0-9_]*");
+  if (!std::regex_match(name, kPlain)) {
+    throw ConfigError("invalid SQL identifier in a job type: '" + name + "'");
+  }
+  return "\"" + name + "\"";
+}
+
+std::string bigint_array(const std::vector<Job>& jobs) {
+  std::string out = "{";
+  for (const auto& job : jobs) {
+    if (out.size() > 1) out += ',';
+    out += std::to_string(job.id);
+  }
+  return out + "}";
+}
+
+}  // namespace
+
+Job job_from_row(const Row& row) {
+  Job job;
+  job.id = row.integer("id");
+  job.job_type = row.text("job_type");
+  const auto code = row.integer("status");
+  const auto status = status_from_code(static_cast<int>(code));
+  if (!status) throw Error("job " + std::to_string(job.id) + " has an invalid status " + std::to_string(code));
+  job.status = *status;
+  job.requester = row.opt_text("requester");
+  job.reason = row.opt_text("reason");
+  job.priority = static_cast<int>(row.integer("priority"));
+  job.scheduled_start = row.opt_time_us("scheduled_start_us");
+  job.lease_expires = row.opt_time_us("lease_expires_us");
+  job.lease_owner = row.opt_text("lease_owner");
+  job.lease_token = row.opt_text("lease_token");
+  job.attempt_count = static_cast<int>(row.integer("attempt_count"));
+  job.max_retries = static_cast<int>(row.integer("max_retries"));
+  job.log = row.text("log");
+  job.date_created = *row.opt_time_us("date_created_us");
+  job.date_started = row.opt_time_us("date_started_us");
+  job.date_finished = row.opt_time_us("date_finished_us");
+  job.json_data = row.json("json_data");
+  return job;
+}
+
+JobStore::JobStore(JobTypeSpec spec) : spec_(std::move(spec)) {
+  const auto table = identifier(spec_.table);
+  const auto target = identifier(spec_.target_column);
+  insert_type_row_sql_ = "INSERT INTO " + table + " (job, " + target +
+                         ", job_type, json_data) VALUES ($1, $2, $3, $4::jsonb)";
+  pending_for_target_sql_ = "SELECT t.job FROM " + table +
+                            " AS t JOIN job AS j ON j.id = t.job WHERE t." + target +
+                            " = $1 AND t.job_type = $2 AND j.status IN (0, 1, 4) LIMIT 1";
+  load_type_rows_sql_ = "SELECT t.job, t." + target +
+                        " AS target_id, t.job_type AS type_code, t.json_data FROM " + table +
+                        " AS t WHERE t.job = ANY($1::bigint[])";
+}
+
+std::int64_t JobStore::enqueue(Transaction& tx, const EnqueueRequest& request) const {
+  if (!request.metadata.is_object()) {
+    throw BadInput("the metadata of a " + spec_.display_name + " must be a JSON object, not " +
+                   std::string(request.metadata.type_name()));
+  }
+  if (request.max_retries && *request.max_retries < 0) {
+    throw BadInput("max_retries must be 0 or more, not " + std::to_string(*request.max_retries));
+  }
+  if (spec_.one_pending_per_target) {
+    // Serialises enqueues for one target so the check below cannot race.
+    tx.exec("SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))", spec_.name,
+            std::to_string(request.target_id));
+    auto pending = tx.exec(pending_for_target_sql_, request.target_id, spec_.type_code);
+    if (!pending.empty()) {
+      throw DuplicateJob("a " + spec_.display_name + " for " + spec_.target_table + " " +
+                         std::to_string(request.target_id) + " is already pending (job " +
+                         pending.front().text("job") + ")");
+    }
+  }
+  try {
+    auto rows = tx.exec(query("job_insert"), spec_.name, request.requester, request.reason,
+                        request.priority, request.scheduled_start,
+                        request.max_retries.value_or(spec_.default_max_retries), std::nullopt);
+    const auto id = rows.front().integer("id");
+    tx.exec(insert_type_row_sql_, id, request.target_id, spec_.type_code, request.metadata);
+    return id;
+  } catch (const SqlError& e) {
+    if (e.sqlstate() == kForeignKeyViolation) {
+      throw BadInput("there is no " + spec_.target_table + " with id " +
+                     std::to_string(request.target_id));
+    }
+    if (e.sqlstate() == kInvalidDatetimeFormat || e.sqlstate() == kDatetimeFieldOverflow ||
+        e.sqlstate() == kInvalidTextRepresentation) {
+      throw BadInput("invalid start time '" + request.scheduled_start.value_or("") + "': " + e.what());
+    }
+    throw;
+  }
+}
+
+std::vector<Job> JobStore::load(Transaction& tx, Rows rows) const {
+  std::vector<Job> jobs;
+  jobs.reserve(rows.size());
+  for (const auto& row : rows) jobs.push_back(job_from_row(row));
+  if (jobs.empty()) return jobs;
+  std::map<std::int64_t, const Row*> by_job;
+  auto type_rows = tx.exec(load_type_rows_sql_, bigint_array(jobs));
+  for (const auto& row : type_rows) by_job[row.integer("job")] = &row;
+  for (auto& job : jobs) {
+    auto it = by_job.find(job.id);
+    if (it == by_job.end()) continue;  // run() reports the missing row
+    job.target_id = it->second->integer("target_id");
+    job.type_code = static_cast<int>(it->second->integer("type_code"));
+    job.metadata = it->second->json("json_data");
+  }
+  return jobs;
+}
+
+Job JobStore::get(Transaction& tx, std::int64_t id) const {
+  auto jobs = load(tx, tx.exec(query("job_get"), id));
+  if (jobs.empty() || jobs.front().job_type != spec_.name || jobs.front().target_id == 0 ||
+      jobs.front().type_code != spec_.type_code) {
+    throw NotFound("no " + spec_.display_name + " with id " + std::to_string(id));
+  }
+  return std::move(jobs.front());
+}
+
+std::vector<Job> JobStore::ready(Transaction& tx, int limit) const {
+  return load(tx, tx.exec(query("job_ready"), spec_.name, limit));
+}
+
+std::vector<Job> JobStore::claim(Transaction& tx, int limit, Duration lease,
+                                 const std::string& owner) const {
+  auto jobs = load(tx, tx.exec(query("job_claim"), spec_.name, limit, owner, lease.count()));
+  // UPDATE ... RETURNING does not keep the CTE's order.
+  std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
+    return a.priority != b.priority ? a.priority < b.priority : a.id < b.id;
+  });
+  return jobs;
+}
+
+bool JobStore::heartbeat(Transaction& tx, const Job& job, Duration lease) const {
+  return !tx.exec(query("job_heartbeat"), job.id, job.lease_token, lease.count()).empty();
+}
+
+std::vector<Job> JobStore::lock_expired(Transaction& tx, int limit) const {
+  return load(tx, tx.exec(query("job_lock_expired"), spec_.name, limit));
+}
+
+bool JobStore::finish(Transaction& tx, const Job& job, const Decision& decision) const {
+  check_transition(JobStatus::running, decision.next);
+  std::optional<std::int64_t> retry_ms;
+  if (decision.retry_after) retry_ms = decision.retry_after->count();
+  auto rows = tx.exec(query("job_finish"), job.id, job.lease_token,
+                      static_cast<int>(decision.next), retry_ms,
+                      "attempt " + std::to_string(job.attempt_count) + ": " + decision.log_line,
+                      kJobLogLimit);
+  return !rows.empty();
+}
+
+std::int64_t JobStore::file_error_report(Transaction& tx, const Job& job, const Outcome& outcome,
+                                         const nlohmann::json& variables) const {
+  auto rows = tx.exec(query("error_report_insert"), job.id,
+                      outcome.error_type.empty() ? std::string("Error") : outcome.error_type,
+                      outcome.message, variables);
+  return rows.front().integer("id");
+}
+
+bool JobStore::try_lock_type(Transaction& tx) const {
+  return tx.exec(query("runner_lock_try"), spec_.name).front().boolean("locked");
+}
+
+// ---- Type-independent operations -------------------------------------------
+
+std::optional<Job> find_job(Transaction& tx, std::int64_t id) {
+  auto rows = tx.exec(query("job_get"), id);
+  if (rows.empty()) return std::nullopt;
+  return job_from_row(rows.front());
+}
+
+std::vector<Job> list_jobs(Transaction& tx, const JobFilter& filter) {
+  std::optional<int> status;
+  if (filter.status) status = static_cast<int>(*filter.status);
+  auto rows = tx.exec(query("job_list"), filter.job_type, status, filter.limit);
+  std::vector<Job> jobs;
+  for (const auto& row : rows) jobs.push_back(job_from_row(row));
+  return jobs;
+}
+
+Job set_job_status(Transaction& tx, std::int64_t id, JobStatus to,
+                   const std::optional<std::string>& reason) {
+  auto rows = tx.exec(query("job_lock_by_id"), id);
+  if (rows.empty()) throw NotFound("no job with id " + std::to_string(id));
+  const auto job = job_from_row(rows.front());
+  check_transition(job.status, to);
+  std::string line = "moved from " + std::string(to_string(job.status)) + " to " +
+                     std::string(to_string(to)) + " by an operator";
+  if (reason) line += ": " + *reason;
+  tx.exec(query("job_set_status"), id, static_cast<int>(to), reason, line, kJobLogLimit);
+  return job_from_row(tx.exec(query("job_get"), id).front());
+}
+
+std::vector<ErrorReport> list_error_reports(Transaction& tx, std::optional<std::int64_t> job,
+                                            int limit) {
+  std::vector<ErrorReport> reports;
+  for (const auto& row : tx.exec(query("error_report_list"), job, limit)) {
+    ErrorReport r;
+    r.id = row.integer("id");
+    r.job = row.opt_int("job");
+    r.date_created = *row.opt_time_us("date_created_us");
+    r.error_type = row.text("error_type");
+    r.message = row.text("message");
+    r.variables = row.json("variables");
+    reports.push_back(std::move(r));
+  }
+  return reports;
+}
+
+std::int64_t record_notification(Transaction& tx, const Job& job, const std::string& subject,
+                                 const std::string& body) {
+  return tx.exec(query("job_notification_insert"), job.id, job.requester, subject, body)
+      .front()
+      .integer("id");
+}
+
+std::int64_t start_runner_run(Transaction& tx, const std::string& job_type,
+                              const std::string& hostname, int pid) {
+  return tx.exec(query("runner_run_start"), job_type, hostname, pid).front().integer("id");
+}
+
+void finish_runner_run(Transaction& tx, std::int64_t run_id, int jobs_run,
+                       int jobs_not_completed, int exit_code) {
+  tx.exec(query("runner_run_finish"), run_id, jobs_run, jobs_not_completed, exit_code);
+}
+
+}  // namespace jobrunner::pg

@@ -1,0 +1,114 @@
+#include "jobrunner/pg/permissions.hpp"
+
+#include <algorithm>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "embedded_sql.hpp"
+
+namespace jobrunner::pg {
+namespace {
+
+std::string trim(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t\r");
+  if (first == std::string_view::npos) return {};
+  const auto last = s.find_last_not_of(" \t\r");
+  return std::string(s.substr(first, last - first + 1));
+}
+
+[[noreturn]] void reject(int line_number, const std::string& why) {
+  throw ConfigError("permissions file, line " + std::to_string(line_number) + ": " + why);
+}
+
+const std::regex kName("[a-z_][a-z0-9_]*");
+const std::set<std::string> kPrivileges = {"SELECT", "INSERT", "UPDATE", "DELETE"};
+
+}  // namespace
+
+std::vector<RoleGrants> parse_security_config(std::string_view text) {
+  std::vector<RoleGrants> roles;
+  std::istringstream in{std::string(text)};
+  std::string raw;
+  int number = 0;
+  while (std::getline(in, raw)) {
+    ++number;
+    const auto line = trim(raw.substr(0, raw.find('#')));
+    if (line.empty()) continue;
+    if (line.front() == '[') {
+      if (line.back() != ']') reject(number, "a section header must look like [role_name]");
+      auto role = trim(std::string_view(line).substr(1, line.size() - 2));
+      if (!std::regex_match(role, kName)) reject(number, "'" + role + "' is not a valid role name");
+      roles.push_back(RoleGrants{role, {}});
+      continue;
+    }
+    if (roles.empty()) reject(number, "a grant must follow a [role] header");
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) reject(number, "expected schema.table = PRIVILEGE, ...");
+    const auto target = trim(std::string_view(line).substr(0, eq));
+    const auto dot = target.find('.');
+    if (dot == std::string::npos) reject(number, "'" + target + "' must be schema.table");
+    TableGrant grant{target.substr(0, dot), target.substr(dot + 1), {}};
+    if (!std::regex_match(grant.schema, kName) || !std::regex_match(grant.table, kName)) {
+      reject(number, "'" + target + "' is not a valid schema.table name");
+    }
+    std::istringstream privileges(line.substr(eq + 1));
+    std::string privilege;
+    while (std::getline(privileges, privilege, ',')) {
+      privilege = trim(privilege);
+      std::transform(privilege.begin(), privilege.end(), privilege.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+      if (!kPrivileges.contains(privilege)) {
+        reject(number, "unknown privilege '" + privilege + "' (use SELECT, INSERT, UPDATE, DELETE)");
+      }
+      grant.privileges.push_back(privilege);
+    }
+    if (grant.privileges.empty()) reject(number, "no privileges listed for " + target);
+    roles.back().tables.push_back(std::move(grant));
+  }
+  return roles;
+}
+
+std::string embedded_security_config() { return std::string(embedded::security_config()); }
+
+PermissionsReport apply_permissions(Connection& conn, const std::vector<RoleGrants>& config) {
+  PermissionsReport report;
+  auto tx = conn.begin();
+  for (const auto& role : config) {
+    // CREATE ROLE cannot take parameters; names were checked by the parser.
+    const auto quoted_role = tx.quote_name(role.role);
+    const bool exists =
+        !tx.exec("SELECT 1 FROM pg_roles WHERE rolname = $1", role.role).empty();
+    if (!exists) {
+      // Roles are cluster-wide: another database's run may create it first.
+      tx.exec_script("DO $$ BEGIN CREATE ROLE " + quoted_role +
+                     " LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$");
+      report.created_roles.push_back(role.role);
+    }
+    std::set<std::string> schemas;
+    for (const auto& table : role.tables) schemas.insert(table.schema);
+    for (const auto& schema : schemas) {
+      const auto quoted_schema = tx.quote_name(schema);
+      tx.exec_script("REVOKE ALL ON ALL TABLES IN SCHEMA " + quoted_schema + " FROM " + quoted_role);
+      tx.exec_script("REVOKE ALL ON ALL SEQUENCES IN SCHEMA " + quoted_schema + " FROM " + quoted_role);
+      tx.exec_script("GRANT USAGE ON SCHEMA " + quoted_schema + " TO " + quoted_role);
+    }
+    for (const auto& table : role.tables) {
+      std::string privileges;
+      for (const auto& p : table.privileges) privileges += (privileges.empty() ? "" : ", ") + p;
+      try {
+        tx.exec_script("GRANT " + privileges + " ON TABLE " + tx.quote_name(table.schema) + "." +
+                       tx.quote_name(table.table) + " TO " + quoted_role);
+      } catch (const SqlError& e) {
+        throw ConfigError("cannot grant " + privileges + " on " + table.schema + "." + table.table +
+                          " to " + role.role + ": " + e.what() +
+                          " (run jobctl db upgrade first?)");
+      }
+      ++report.grants;
+    }
+  }
+  tx.commit();
+  return report;
+}
+
+}  // namespace jobrunner::pg

@@ -1,0 +1,17 @@
+#include "jobrunner/runtime/notification_hook.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "jobrunner/pg/job_store.hpp"
+
+namespace jobrunner {
+
+void RecordingNotificationHook::notify_user_error(pg::Transaction& tx, const Job& job,
+                                                  const std::string& message) {
+  const std::string subject = "Job " + std::to_string(job.id) + " (" + job.job_type + ") failed";
+  const auto id = pg::record_notification(tx, job, subject, message);
+  spdlog::info("job {}: notified requester {} (notice {}): {}", job.id,
+               job.requester.value_or("(none)"), id, message);
+}
+
+}  // namespace jobrunner
