@@ -165,6 +165,15 @@ Transaction Connection::begin() {
   }
 }
 
+void Connection::exec_outside_transaction(std::string_view sql) {
+  try {
+    pqxx::nontransaction work(impl_->conn);
+    work.exec(std::string(sql));
+  } catch (...) {
+    rethrow_translated("");
+  }
+}
+
 std::string Connection::describe() const {
   const char* host = impl_->conn.hostname();
   const char* port = impl_->conn.port();

@@ -117,6 +117,8 @@ class Connection {
   Connection& operator=(Connection&&) noexcept;
 
   Transaction begin();
+  // Runs statements that cannot run in a transaction (CREATE DATABASE, ...).
+  void exec_outside_transaction(std::string_view sql);
   // "user@host:port/dbname", for log lines.
   std::string describe() const;
   // The server's backend process id, for tests that terminate it.
