@@ -75,8 +75,10 @@ int runner_main(int argc, char** argv, const JobType& type) {
   const auto host = hostname();
   options.owner = host + ":" + std::to_string(getpid());
 
+  const auto conninfo = resolve_conninfo(db);
+  options.heartbeat_conninfo = conninfo;
   return run_guarded([&]() -> int {
-    auto conn = pg::Connection::open(resolve_conninfo(db));
+    auto conn = pg::Connection::open(conninfo);
     spdlog::debug("connected to {}", conn.describe());
     const pg::JobStore store(type.spec);
     {

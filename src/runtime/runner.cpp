@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "lease_keeper.hpp"
 #include "outcome_of.hpp"
 
 namespace jobrunner {
@@ -33,6 +34,8 @@ RetryPolicy Runner::policy() const {
   return policy;
 }
 
+Duration Runner::lease() const { return options_.lease.value_or(type_.spec.lease); }
+
 int Runner::rescue_expired() {
   int rescued = 0;
   for (;;) {
@@ -61,12 +64,20 @@ int Runner::rescue_expired() {
 bool Runner::run_claimed(const Job& job, RunStats& stats) {
   spdlog::info("job {}: running {} (attempt {} of {})", job.id, type_.spec.display_name,
                job.attempt_count, job.max_retries + 1);
+  std::optional<LeaseKeeper> keeper;
+  if (options_.heartbeat_conninfo) {
+    if (!heartbeat_conn_) heartbeat_conn_ = pg::Connection::open(*options_.heartbeat_conninfo);
+    keeper.emplace(*heartbeat_conn_, store_, job, lease());
+  }
   std::exception_ptr error;
   {
     auto tx = conn_.begin();
     try {
       auto runnable = type_.make(job);
       runnable->run(tx);
+      // Stop heartbeats first: one waiting on our row lock would then find
+      // the job finished and cry "lease lost".
+      keeper.reset();
       const auto decision = decide(Outcome{}, job.attempt_count, job.max_retries, policy());
       if (!store_.finish(tx, job, decision)) {
         // The transaction rolls back with the job's work: whoever holds the
@@ -86,6 +97,7 @@ bool Runner::run_claimed(const Job& job, RunStats& stats) {
       error = std::current_exception();
     }
   }  // the job's transaction is rolled back here
+  keeper.reset();
   record_failure(job, outcome_of(error), stats);
   return false;
 }
@@ -117,7 +129,6 @@ void Runner::record_failure(const Job& job, const Outcome& outcome, RunStats& st
 RunStats Runner::run_once() {
   RunStats stats;
   stats.rescued = rescue_expired();
-  const auto lease = options_.lease.value_or(type_.spec.lease);
   const auto started = std::chrono::steady_clock::now();
   int claimed = 0;
   for (;;) {
@@ -133,7 +144,7 @@ RunStats Runner::run_once() {
     std::vector<Job> jobs;
     {
       auto tx = conn_.begin();
-      jobs = store_.claim(tx, 1, lease, options_.owner);
+      jobs = store_.claim(tx, 1, lease(), options_.owner);
       tx.commit();
     }
     if (jobs.empty()) break;

@@ -18,6 +18,9 @@ struct RunnerOptions {
   std::optional<Duration> lease;          // default: the type's
   std::optional<Duration> retry_delay;    // default: the type's
   std::string owner;                      // lease_owner, e.g. "host:pid"
+  // When set, a second connection (to this conninfo) extends the lease of
+  // the running job every lease/3, so jobs may run longer than --lease.
+  std::optional<std::string> heartbeat_conninfo;
   int rescue_batch = 100;
 };
 
@@ -50,7 +53,10 @@ class Runner {
   void record_failure(const Job& job, const Outcome& outcome, RunStats& stats);
   RetryPolicy policy() const;
 
+  Duration lease() const;
+
   pg::Connection& conn_;
+  std::optional<pg::Connection> heartbeat_conn_;  // opened on first use
   JobType type_;
   pg::JobStore store_;
   RunnerOptions options_;
