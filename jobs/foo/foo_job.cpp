@@ -1,6 +1,11 @@
 #include "foo_job.hpp"
 
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <chrono>
+#include <vector>
 #include <stdexcept>
 #include <thread>
 
@@ -14,6 +19,19 @@ void DoFooJob::run(pg::Transaction& tx) {
     throw std::runtime_error("job " + std::to_string(j.id) + " has no foojob row");
   }
   const auto& meta = j.metadata;
+  if (meta.contains("stderr")) {
+    std::fprintf(stderr, "%s\n", meta.value("stderr", std::string()).c_str());
+    std::fflush(stderr);
+  }
+  if (const auto mib = meta.value("allocate_mb", 0); mib > 0) {
+    std::vector<char> block(static_cast<std::size_t>(mib) << 20);
+    std::memset(block.data(), 1, block.size());  // touch it, so it is really used
+  }
+  if (const auto crash = meta.value("crash", std::string()); !crash.empty()) {
+    if (crash == "segv") std::raise(SIGSEGV);
+    if (crash == "abort") std::abort();
+    if (crash == "exit") std::_Exit(3);
+  }
   if (const auto work_ms = meta.value("work_ms", 0); work_ms > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(work_ms));
   }

@@ -12,6 +12,12 @@
 //              "suspend"         ask to be suspended
 //   "succeed_on_attempt": N      with "retry": succeed from attempt N on
 //   "message": "..."             the text of the raised error
+//   "allocate_mb": N             allocate and touch N MiB first (to meet
+//                                --memory-limit)
+//   "crash": "segv" | "abort" | "exit"
+//                                end the process abruptly first (to show what
+//                                --isolate does; without it the runner dies)
+//   "stderr": "..."              write this line to stderr first
 // Every outcome but success writes its frozzle first, to show that the
 // failure paths roll the job's work back.
 

@@ -62,7 +62,7 @@ SET status = $3::smallint,
     scheduled_start = CASE WHEN $4::bigint IS NULL THEN j.scheduled_start
                            ELSE now() + $4::bigint * interval '1 millisecond' END,
     lease_expires = NULL, lease_owner = NULL, lease_token = NULL,
-    log = right(concat_ws(E'\n', j.log, to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z "') || $5::text), $6::integer)
+    log = job_log_append(j.log, $5::text, $6::integer)
 WHERE j.id = $1 AND j.status = 1 AND j.lease_token = $2::uuid
 RETURNING j.id
 
@@ -72,6 +72,19 @@ UPDATE job
 SET lease_expires = now() + $3::bigint * interval '1 millisecond'
 WHERE id = $1 AND status = 1 AND lease_token = $2::uuid
 RETURNING id
+
+-- name: job_give_back
+-- A runner stopping gracefully returns a job it could not finish in time:
+-- WAITING and ready now, its attempt not counted. Fenced like job_finish.
+UPDATE job AS j
+SET status = 0, attempt_count = greatest(j.attempt_count - 1, 0),
+    lease_expires = NULL, lease_owner = NULL, lease_token = NULL,
+    log = job_log_append(j.log, $3::text, $4::integer)
+WHERE j.id = $1 AND j.status = 1 AND j.lease_token = $2::uuid
+RETURNING j.id
+
+-- name: job_append_log
+UPDATE job AS j SET log = job_log_append(j.log, $2::text, $3::integer) WHERE j.id = $1
 
 -- name: job_lock_expired
 -- RUNNING jobs of type $1 whose lease ran out: their runner died. Locked so
@@ -96,7 +109,7 @@ SET status = $2::smallint,
     scheduled_start = CASE WHEN $2::smallint = 0 THEN NULL ELSE j.scheduled_start END,
     date_finished = CASE WHEN $2::smallint IN (2, 3) THEN now() WHEN $2::smallint = 0 THEN NULL
                          ELSE j.date_finished END,
-    log = right(concat_ws(E'\n', j.log, to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z "') || $4::text), $5::integer)
+    log = job_log_append(j.log, $4::text, $5::integer)
 WHERE j.id = $1
 RETURNING j.id
 

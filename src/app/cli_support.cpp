@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "jobrunner/app/exit_codes.hpp"
+#include "jobrunner/core/byte_size.hpp"
 #include "jobrunner/core/duration.hpp"
 #include "jobrunner/core/errors.hpp"
 #include "jobrunner/core/job.hpp"
@@ -85,17 +86,31 @@ void setup_logging(const std::string& logger_name, const LogOptions& options) {
   spdlog::set_default_logger(logger);
 }
 
-CLI::Validator duration_validator() {
+namespace {
+
+// A validator that accepts what `parse` accepts and reports its message.
+template <typename Parse>
+CLI::Validator validator_of(Parse parse, const std::string& type_name) {
   return CLI::Validator(
-      [](std::string& value) -> std::string {
+      [parse](std::string& value) -> std::string {
         try {
-          parse_duration(value);
+          parse(value);
           return {};
         } catch (const BadInput& e) {
           return e.what();
         }
       },
-      "DURATION");
+      type_name);
+}
+
+}  // namespace
+
+CLI::Validator duration_validator() {
+  return validator_of([](const std::string& v) { return parse_duration(v); }, "DURATION");
+}
+
+CLI::Validator byte_size_validator() {
+  return validator_of([](const std::string& v) { return parse_byte_size(v); }, "BYTES");
 }
 
 std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {

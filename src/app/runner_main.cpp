@@ -6,8 +6,10 @@
 
 #include "jobrunner/app/cli_support.hpp"
 #include "jobrunner/app/exit_codes.hpp"
+#include "jobrunner/core/byte_size.hpp"
 #include "jobrunner/pg/job_store.hpp"
 #include "jobrunner/runtime/runner.hpp"
+#include "jobrunner/runtime/stop_signal.hpp"
 #include "jobrunner/version.hpp"
 
 namespace jobrunner::app {
@@ -19,8 +21,12 @@ std::string hostname() {
   return buffer;
 }
 
-std::string exit_codes_footer(const JobType& type, const std::string& name) {
-  return "\nExit codes:\n"
+std::string help_footer(const JobType& type, const std::string& name) {
+  return "\nSignals: SIGTERM or SIGINT stops claiming, lets the running job finish within "
+         "--grace, gives back what is left (WAITING, attempt not counted) and exits 0; a "
+         "second signal exits at once (128 + signal); leases then expire and jobs are "
+         "rescued.\n"
+         "\nExit codes:\n"
          "  0   the run finished (jobs that failed are recorded in the database, not here)\n"
          "  64  bad options\n"
          "  69  another run of this job type holds its lock (on any host); nothing was done\n"
@@ -28,9 +34,12 @@ std::string exit_codes_footer(const JobType& type, const std::string& name) {
          "  75  the database is unreachable or was lost; run again later\n"
          "  78  configuration error: schema not migrated, missing grants\n"
          "\nExamples:\n"
-         "  " + name + "                                  # run the ready " + type.spec.display_name + "s once (cron)\n"
-         "  " + name + " --db 'dbname=app user=jobrunner_" + type.spec.name + "_runner' --limit 100\n"
-         "  DATABASE_URL=postgresql://host/app " + name + " --max-runtime 55s --log-format json\n";
+         "  " + name + "                                  # run the ready " +
+         type.spec.display_name + "s once (cron)\n"
+         "  " + name + " --db 'dbname=app user=jobrunner_" + type.spec.name +
+         "_runner' --limit 100\n"
+         "  DATABASE_URL=postgresql://host/app " + name + " --max-runtime 55s --log-format json\n"
+         "  " + name + " --daemon --isolate --job-timeout 10m --memory-limit 1G\n";
 }
 
 }  // namespace
@@ -38,16 +47,20 @@ std::string exit_codes_footer(const JobType& type, const std::string& name) {
 int runner_main(int argc, char** argv, const JobType& type) {
   const std::string name = "run-" + type.spec.name + "-jobs";
   CLI::App app("Runs the ready " + type.spec.display_name +
-                   "s once, then exits (cron mode). Jobs whose runner died (their lease "
-                   "expired) are rescued first.",
+                   "s once, then exits (cron mode), or keeps running with --daemon. Jobs "
+                   "whose runner died (their lease expired) are rescued first.",
                name);
   app.set_version_flag("--version", std::string(kVersion));
-  app.footer(exit_codes_footer(type, name));
+  app.footer(help_footer(type, name));
 
   std::optional<std::string> db;
   LogOptions log_options;
   RunnerOptions options;
-  std::optional<std::string> max_runtime, lease, retry_delay;
+  bool daemon = false;
+  bool isolate = false;
+  std::optional<std::string> max_runtime, lease, retry_delay, job_timeout, memory_limit;
+  std::string grace = format_duration(options.grace);
+  std::string poll_interval = format_duration(options.poll_interval);
   add_db_option(app, db);
   app.add_option("--limit", options.limit, "Run at most N jobs (0: all that are ready)")
       ->type_name("N")
@@ -58,13 +71,37 @@ int runner_main(int argc, char** argv, const JobType& type) {
                  "the next starts)")
       ->check(duration_validator());
   app.add_option("--lease", lease,
-                 "How long a claimed job is held before others may rescue it (default " +
+                 "How long a claimed job is held before others may rescue it; renewed every "
+                 "third of it while the job runs (default " +
                      format_duration(type.spec.lease) + ")")
       ->check(duration_validator());
   app.add_option("--retry-delay", retry_delay,
                  "Delay before a job that hit a retry error runs again (default " +
                      format_duration(type.spec.retry.retry_delay) + ")")
       ->check(duration_validator());
+  app.add_flag("--isolate", isolate,
+               std::string("Run each job in a forked child process, so a crash, hang or leak "
+                           "costs one job, not the runner") +
+                   (type.spec.isolate ? " (on by default for this type)" : ""));
+  app.add_option("--job-timeout", job_timeout,
+                 "With isolation: kill a job that runs longer (SIGTERM, then SIGKILL); it is "
+                 "retried or failed by its policy, with an error report")
+      ->check(duration_validator());
+  app.add_option("--memory-limit", memory_limit,
+                 "With isolation: the address-space limit (RLIMIT_AS) of each job's process, "
+                 "e.g. 512M; the runner itself stays unlimited")
+      ->check(byte_size_validator());
+  app.add_option("--grace", grace,
+                 "After SIGTERM/SIGINT: how long the running job may take to finish")
+      ->check(duration_validator())
+      ->capture_default_str();
+  app.add_flag("--daemon", daemon,
+               "Keep running: look for ready jobs every --poll-interval until stopped. Several "
+               "daemons of one type may run at once (the type's lock is for cron runs)");
+  app.add_option("--poll-interval", poll_interval,
+                 "Daemon mode: how long to wait when no job is ready")
+      ->check(duration_validator())
+      ->capture_default_str();
   add_log_options(app, log_options);
 
   if (auto code = parse_command_line(app, argc, argv)) return *code;
@@ -72,16 +109,22 @@ int runner_main(int argc, char** argv, const JobType& type) {
   if (max_runtime) options.max_runtime = parse_duration(*max_runtime);
   if (lease) options.lease = parse_duration(*lease);
   if (retry_delay) options.retry_delay = parse_duration(*retry_delay);
+  if (job_timeout) options.job_timeout = parse_duration(*job_timeout);
+  if (memory_limit) options.memory_limit = parse_byte_size(*memory_limit);
+  if (isolate) options.isolate = true;
+  options.grace = parse_duration(grace);
+  options.poll_interval = parse_duration(poll_interval);
   const auto host = hostname();
   options.owner = host + ":" + std::to_string(getpid());
-
   const auto conninfo = resolve_conninfo(db);
-  options.heartbeat_conninfo = conninfo;
+  options.conninfo = conninfo;
+  install_stop_handlers();
+
   return run_guarded([&]() -> int {
     auto conn = pg::Connection::open(conninfo);
     spdlog::debug("connected to {}", conn.describe());
     const pg::JobStore store(type.spec);
-    {
+    if (!daemon) {
       auto tx = conn.begin();
       const bool locked = store.try_lock_type(tx);
       tx.commit();
@@ -100,7 +143,8 @@ int runner_main(int argc, char** argv, const JobType& type) {
     }
     RecordingNotificationHook hook;
     Runner runner(conn, type, options, hook);
-    const auto stats = runner.run_once();
+    if (daemon) spdlog::info("running as a daemon; SIGTERM stops it");
+    const auto stats = daemon ? runner.run_daemon() : runner.run_once();
     if (stats.rescued > 0) {
       spdlog::info("Rescued {} {}s whose runner had died.", stats.rescued, type.spec.display_name);
     }

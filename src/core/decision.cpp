@@ -35,9 +35,13 @@ Decision decide(const Outcome& outcome, int attempt_count, int max_retries,
       return d;
     case Kind::retry:
     case Kind::lease_expired:
+    case Kind::timeout:
+      // A timeout is retried like a retry error, but always reported: a job
+      // that hangs is a bug to look at even when a later attempt succeeds.
+      d.file_error_report = outcome.kind == Kind::timeout;
       if (attempt_count <= max_retries) {
         d.next = JobStatus::waiting;
-        d.retry_after = outcome.kind == Kind::retry ? policy.retry_delay : Duration::zero();
+        d.retry_after = outcome.kind == Kind::lease_expired ? Duration::zero() : policy.retry_delay;
         d.log_line = "attempt " + std::to_string(attempt_count) + " of " +
                      std::to_string(max_retries + 1) + " will be retried: " + describe(outcome);
       } else {

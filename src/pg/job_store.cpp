@@ -174,6 +174,18 @@ bool JobStore::finish(Transaction& tx, const Job& job, const Decision& decision)
   return !rows.empty();
 }
 
+bool JobStore::give_back(Transaction& tx, const Job& job, const std::string& why) const {
+  check_transition(JobStatus::running, JobStatus::waiting);
+  return !tx.exec(query("job_give_back"), job.id, job.lease_token,
+                  "attempt " + std::to_string(job.attempt_count) + " given back: " + why,
+                  kJobLogLimit)
+              .empty();
+}
+
+void JobStore::append_log(Transaction& tx, const Job& job, const std::string& line) const {
+  tx.exec(query("job_append_log"), job.id, line, kJobLogLimit);
+}
+
 std::int64_t JobStore::file_error_report(Transaction& tx, const Job& job, const Outcome& outcome,
                                          const nlohmann::json& variables) const {
   auto rows = tx.exec(query("error_report_insert"), job.id,

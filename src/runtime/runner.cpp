@@ -1,13 +1,28 @@
 #include "jobrunner/runtime/runner.hpp"
 
+#include <signal.h>
+
 #include <chrono>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
+#include "child_process.hpp"
+#include "jobrunner/runtime/stop_signal.hpp"
 #include "lease_keeper.hpp"
 #include "outcome_of.hpp"
 
 namespace jobrunner {
+
+// How one attempt at a claimed job ended, before anything was recorded about
+// a failure.
+struct Runner::Attempt {
+  enum class Kind { completed, lease_lost, failed };
+  Kind kind = Kind::completed;
+  Outcome outcome;     // for failed
+  std::string detail;  // e.g. the tail of an isolated job's stderr
+};
+
 namespace {
 
 // An error report must be filed even if the type cannot build its variables.
@@ -19,6 +34,9 @@ nlohmann::json oops_vars_of(const JobType& type, const Job& job) {
   }
 }
 
+// What an isolated child tells its parent, one JSON object.
+constexpr std::string_view kDatabaseUnavailable = "database_unavailable";
+
 }  // namespace
 
 Runner::Runner(pg::Connection& conn, JobType type, RunnerOptions options, NotificationHook& hook)
@@ -28,6 +46,8 @@ Runner::Runner(pg::Connection& conn, JobType type, RunnerOptions options, Notifi
       options_(std::move(options)),
       hook_(hook) {}
 
+Runner::~Runner() = default;
+
 RetryPolicy Runner::policy() const {
   RetryPolicy policy = type_.spec.retry;
   if (options_.retry_delay) policy.retry_delay = *options_.retry_delay;
@@ -35,6 +55,8 @@ RetryPolicy Runner::policy() const {
 }
 
 Duration Runner::lease() const { return options_.lease.value_or(type_.spec.lease); }
+
+bool Runner::isolated() const noexcept { return options_.isolate.value_or(type_.spec.isolate); }
 
 int Runner::rescue_expired() {
   int rescued = 0;
@@ -61,55 +83,133 @@ int Runner::rescue_expired() {
   return rescued;
 }
 
-bool Runner::run_claimed(const Job& job, RunStats& stats) {
-  spdlog::info("job {}: running {} (attempt {} of {})", job.id, type_.spec.display_name,
-               job.attempt_count, job.max_retries + 1);
+// Runs the job in this process, on `conn_`: its work and its COMPLETED status
+// commit together, or neither does.
+Runner::Attempt Runner::attempt_in_process(const Job& job) {
   std::optional<LeaseKeeper> keeper;
-  if (options_.heartbeat_conninfo) {
-    if (!heartbeat_conn_) heartbeat_conn_ = pg::Connection::open(*options_.heartbeat_conninfo);
-    keeper.emplace(*heartbeat_conn_, store_, job, lease());
+  if (options_.conninfo) {
+    if (!watch_conn_) watch_conn_ = pg::Connection::open(*options_.conninfo);
+    keeper.emplace(*watch_conn_, store_, job, lease(), options_.grace);
   }
-  std::exception_ptr error;
-  {
-    auto tx = conn_.begin();
+  auto tx = conn_.begin();
+  try {
+    type_.make(job)->run(tx);
+    // Stop heartbeats first: one waiting on our row lock would then find the
+    // job finished and report the lease lost.
+    keeper.reset();
+    const auto decision = decide(Outcome{}, job.attempt_count, job.max_retries, policy());
+    if (!store_.finish(tx, job, decision)) return {Attempt::Kind::lease_lost, {}, {}};
+    tx.commit();
+    return {Attempt::Kind::completed, {}, {}};
+  } catch (...) {
+    return {Attempt::Kind::failed, outcome_of(std::current_exception()), {}};
+  }
+}
+
+// Runs the job in a forked child with its own connection. The child records
+// COMPLETED itself (the one transaction rule); anything else it reports back,
+// and the parent records it.
+Runner::Attempt Runner::attempt_in_child(const Job& job) {
+  if (!options_.conninfo) throw ConfigError("isolated jobs need RunnerOptions::conninfo");
+  const auto conninfo = *options_.conninfo;
+  auto body = [&]() -> std::string {
+    nlohmann::json report;
     try {
-      auto runnable = type_.make(job);
-      runnable->run(tx);
-      // Stop heartbeats first: one waiting on our row lock would then find
-      // the job finished and cry "lease lost".
-      keeper.reset();
-      const auto decision = decide(Outcome{}, job.attempt_count, job.max_retries, policy());
-      if (!store_.finish(tx, job, decision)) {
-        // The transaction rolls back with the job's work: whoever holds the
-        // job now will run it again.
-        spdlog::error("job {}: refused to record COMPLETED: the lease was lost (rescued after "
-                      "it expired?); the job's work was rolled back",
-                      job.id);
-        ++stats.lease_lost;
-        ++stats.not_completed;
-        return false;
-      }
-      tx.commit();
-      spdlog::info("job {}: {}", job.id, decision.log_line);
-      ++stats.completed;
-      return true;
-    } catch (...) {
-      error = std::current_exception();
+      auto conn = pg::Connection::open(conninfo);
+      Runner child(conn, type_, options_, hook_);
+      child.options_.conninfo.reset();  // no LeaseKeeper in the child: the parent keeps it
+      const auto attempt = child.attempt_in_process(job);
+      report = {{"attempt", static_cast<int>(attempt.kind)},
+                {"outcome", static_cast<int>(attempt.outcome.kind)},
+                {"error_type", attempt.outcome.error_type},
+                {"message", attempt.outcome.message}};
+    } catch (const DatabaseUnavailable& e) {
+      report = {{"error", kDatabaseUnavailable}, {"message", e.what()}};
     }
-  }  // the job's transaction is rolled back here
+    return report.dump();
+  };
+  std::optional<LeaseKeeper> keeper;
+  if (!watch_conn_) watch_conn_ = pg::Connection::open(conninfo);
+  ChildLimits limits;
+  limits.timeout = options_.job_timeout ? options_.job_timeout : type_.spec.job_timeout;
+  limits.memory_limit = options_.memory_limit ? options_.memory_limit : type_.spec.memory_limit;
+  const auto child = run_in_child(
+      body, limits,
+      [&](pid_t pid) {
+        set_running_child(pid);
+        keeper.emplace(*watch_conn_, store_, job, lease(), options_.grace,
+                       [pid] { kill(pid, SIGKILL); });
+      },
+      [&](std::string_view line) { spdlog::info("job {}: stderr: {}", job.id, line); });
+  set_running_child(0);
   keeper.reset();
-  record_failure(job, outcome_of(error), stats);
+
+  const std::string detail =
+      child.stderr_tail.empty() ? "" : "\nstderr (tail):\n" + child.stderr_tail;
+  if (child.timed_out) {
+    return {Attempt::Kind::failed,
+            {Outcome::Kind::timeout, "JobTimeout",
+             "job ran too long: killed after " + format_duration(*limits.timeout)},
+            detail};
+  }
+  if (!child.report) {
+    return {Attempt::Kind::failed,
+            {Outcome::Kind::unexpected, "ChildCrashed",
+             "the job's process " + describe_wait_status(child.wait_status)},
+            detail};
+  }
+  const auto report = nlohmann::json::parse(*child.report);
+  if (report.contains("error")) throw DatabaseUnavailable(report.value("message", ""));
+  Attempt attempt{static_cast<Attempt::Kind>(report.at("attempt").get<int>()),
+                  {static_cast<Outcome::Kind>(report.at("outcome").get<int>()),
+                   report.at("error_type").get<std::string>(),
+                   report.at("message").get<std::string>()},
+                  detail};
+  if (attempt.kind == Attempt::Kind::completed && !detail.empty()) {
+    auto tx = conn_.begin();
+    store_.append_log(tx, job, "attempt " + std::to_string(job.attempt_count) + detail);
+    tx.commit();
+  }
+  return attempt;
+}
+
+bool Runner::run_claimed(const Job& job, RunStats& stats) {
+  spdlog::info("job {}: running {} (attempt {} of {}{})", job.id, type_.spec.display_name,
+               job.attempt_count, job.max_retries + 1, isolated() ? ", isolated" : "");
+  const auto attempt = isolated() ? attempt_in_child(job) : attempt_in_process(job);
+  switch (attempt.kind) {
+    case Attempt::Kind::completed:
+      ++stats.completed;
+      spdlog::info("job {}: completed on attempt {}", job.id, job.attempt_count);
+      return true;
+    case Attempt::Kind::lease_lost:
+      // Its transaction rolled back with the job's work: whoever holds the
+      // job now will run it again.
+      ++stats.lease_lost;
+      ++stats.not_completed;
+      spdlog::error("job {}: refused to record COMPLETED: the lease was lost (rescued after it "
+                    "expired, or moved by an operator); the job's work was rolled back",
+                    job.id);
+      return false;
+    case Attempt::Kind::failed:
+      record_failure(job, attempt.outcome, attempt.detail, stats);
+      return false;
+  }
   return false;
 }
 
-void Runner::record_failure(const Job& job, const Outcome& outcome, RunStats& stats) {
+void Runner::record_failure(const Job& job, const Outcome& outcome, const std::string& detail,
+                            RunStats& stats) {
   ++stats.not_completed;
-  const auto decision = decide(outcome, job.attempt_count, job.max_retries, policy());
+  auto decision = decide(outcome, job.attempt_count, job.max_retries, policy());
+  const auto log_line = decision.log_line;
+  decision.log_line += detail;
   auto tx = conn_.begin();
   if (!store_.finish(tx, job, decision)) {
-    spdlog::error("job {}: refused to record {}: the lease was lost (rescued after it expired?)",
-                  job.id, to_string(decision.next));
     ++stats.lease_lost;
+    spdlog::error("job {}: refused to record {}: the lease was lost (rescued after it expired, "
+                  "or moved by an operator)",
+                  job.id, to_string(decision.next));
     return;
   }
   std::string oops;
@@ -119,27 +219,40 @@ void Runner::record_failure(const Job& job, const Outcome& outcome, RunStats& st
   }
   if (decision.notify_requester) hook_.notify_user_error(tx, job, outcome.message);
   tx.commit();
-  if (decision.next == JobStatus::failed && decision.file_error_report) {
-    spdlog::error("job {}: {}{}", job.id, decision.log_line, oops);
+  if (decision.file_error_report) {
+    spdlog::error("job {}: {}{}", job.id, log_line, oops);
   } else {
-    spdlog::warn("job {}: {}", job.id, decision.log_line);
+    spdlog::warn("job {}: {}", job.id, log_line);
   }
 }
 
-RunStats Runner::run_once() {
+RunStats Runner::run_once() { return run_loop(false); }
+
+RunStats Runner::run_daemon() { return run_loop(true); }
+
+RunStats Runner::run_loop(bool daemon) {
+  using Clock = std::chrono::steady_clock;
   RunStats stats;
   stats.rescued = rescue_expired();
-  const auto started = std::chrono::steady_clock::now();
+  const auto started = Clock::now();
+  auto next_rescue = started + options_.poll_interval;
   int claimed = 0;
   for (;;) {
+    if (stop_requested()) {
+      spdlog::info("stopping: a stop was requested");
+      break;
+    }
     if (options_.limit > 0 && claimed >= options_.limit) {
       spdlog::info("stopping: --limit {} reached", options_.limit);
       break;
     }
-    if (options_.max_runtime &&
-        std::chrono::steady_clock::now() - started >= *options_.max_runtime) {
+    if (options_.max_runtime && Clock::now() - started >= *options_.max_runtime) {
       spdlog::info("stopping: --max-runtime {} reached", format_duration(*options_.max_runtime));
       break;
+    }
+    if (daemon && Clock::now() >= next_rescue) {
+      stats.rescued += rescue_expired();
+      next_rescue = Clock::now() + options_.poll_interval;
     }
     std::vector<Job> jobs;
     {
@@ -147,7 +260,15 @@ RunStats Runner::run_once() {
       jobs = store_.claim(tx, 1, lease(), options_.owner);
       tx.commit();
     }
-    if (jobs.empty()) break;
+    if (jobs.empty()) {
+      if (!daemon) break;
+      // Sleep in short steps so a stop signal is seen at once.
+      const auto wake = Clock::now() + options_.poll_interval;
+      while (Clock::now() < wake && !stop_requested()) {
+        std::this_thread::sleep_for(std::min<Clock::duration>(wake - Clock::now(), Duration(50)));
+      }
+      continue;
+    }
     ++claimed;
     run_claimed(jobs.front(), stats);
   }

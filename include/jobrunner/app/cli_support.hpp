@@ -26,8 +26,10 @@ void add_log_options(CLI::App& app, LogOptions& options);
 // logger and msg.
 void setup_logging(const std::string& logger_name, const LogOptions& options);
 
-// A CLI11 validator for DURATION options ("30s", "5m", "1h30m").
+// CLI11 validators for DURATION options ("30s", "5m", "1h30m") and BYTES
+// options ("512M").
 CLI::Validator duration_validator();
+CLI::Validator byte_size_validator();
 
 // Parses argv. Returns an exit code when the program should stop now: 0
 // after --help or --version, 64 (usage) after printing a parse error.

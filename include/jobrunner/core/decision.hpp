@@ -26,9 +26,10 @@ struct Decision {
   std::string log_line;
 };
 
-// attempt_count counts the attempt that just ended. A retryable outcome is
-// queued again while attempt_count <= max_retries, and fails with an error
-// report after that (retries spent).
+// attempt_count counts the attempt that just ended. A retryable outcome
+// (retry, lease_expired, timeout) is queued again while attempt_count <=
+// max_retries, and fails with an error report after that (retries spent). A
+// timeout files an error report either way.
 Decision decide(const Outcome& outcome, int attempt_count, int max_retries,
                 const RetryPolicy& policy);
 

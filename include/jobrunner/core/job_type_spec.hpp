@@ -1,6 +1,8 @@
 #pragma once
 // What the store needs to know about a job type: its name and its table.
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "jobrunner/core/decision.hpp"
@@ -25,6 +27,13 @@ struct JobTypeSpec {
   int default_max_retries = 3;
   // Launchpad: "if there's already a job for the foo, don't create a new one".
   bool one_pending_per_target = true;
+  // Run each job in a forked child process (Launchpad's TwistedJobRunner),
+  // so a crash, a hang or a leak costs one job, not the runner.
+  bool isolate = false;
+  // With isolation: kill a job that runs longer than this.
+  std::optional<Duration> job_timeout;
+  // With isolation: RLIMIT_AS of the child, in bytes.
+  std::optional<std::uint64_t> memory_limit;
 };
 
 }  // namespace jobrunner

@@ -36,6 +36,7 @@ struct Outcome {
     suspend,        // SuspendJob
     unexpected,     // any other exception: an error report
     lease_expired,  // the runner died; found by rescue
+    timeout,        // an isolated job ran past its timeout and was killed
   };
   Kind kind = Kind::success;
   std::string error_type;  // e.g. the exception's type name

@@ -67,6 +67,13 @@ class JobStore {
   // false (and nothing written) when the lease was lost.
   bool finish(Transaction& tx, const Job& job, const Decision& decision) const;
 
+  // Returns a RUNNING job this runner holds to WAITING without counting the
+  // attempt (graceful shutdown); false when the lease was already lost.
+  bool give_back(Transaction& tx, const Job& job, const std::string& why) const;
+
+  // Adds a line to the job's log (e.g. the tail of an isolated job's stderr).
+  void append_log(Transaction& tx, const Job& job, const std::string& line) const;
+
   // Files an error report (an OOPS) with the job's variables; returns its id.
   std::int64_t file_error_report(Transaction& tx, const Job& job, const Outcome& outcome,
                                  const nlohmann::json& variables) const;
