@@ -146,7 +146,9 @@ Runner::Attempt Runner::attempt_in_child(const Job& job) {
 
   const std::string detail =
       child.stderr_tail.empty() ? "" : "\nstderr (tail):\n" + child.stderr_tail;
-  if (child.timed_out) {
+  // A report wins over a timeout: a child that committed COMPLETED just as
+  // the deadline passed did complete.
+  if (!child.report && child.timed_out) {
     return {Attempt::Kind::failed,
             {Outcome::Kind::timeout, "JobTimeout",
              "job ran too long: killed after " + format_duration(*limits.timeout)},

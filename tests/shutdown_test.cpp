@@ -1,0 +1,326 @@
+// Stopping a runner with signals, through the real run-foo-jobs executable:
+// a graceful SIGTERM, the give-back after --grace, a second signal, and a
+// daemon's stop. (A database lost mid-run is tested by
+// tests/scripts/10-outage.sh: stopping the server here would break the
+// parallel suite.)
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "foo/foo_job.hpp"
+#include "jobrunner/pg/job_store.hpp"
+#include "test_database.hpp"
+
+namespace jobrunner {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using testing::DatabaseTest;
+using testing::ProcessResult;
+
+constexpr std::int64_t kWaiting = 0, kRunning = 1, kCompleted = 2;
+
+// Polls `condition` until it holds or `timeout` passes; true if it held.
+template <typename Condition>
+bool eventually(Condition condition, Clock::duration timeout = 60s) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    if (condition()) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
+// The state letter of a process from /proc/<pid>/stat ('Z' for a zombie), or
+// nullopt when there is no such process.
+std::optional<char> process_state(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!std::getline(in, stat)) return std::nullopt;
+  const auto paren = stat.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= stat.size()) return std::nullopt;
+  return stat[paren + 2];
+}
+
+// The live processes whose parent is `parent`.
+std::vector<int> children_of(int parent) {
+  std::vector<int> out;
+  std::error_code ignored;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ignored)) {
+    const auto name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "stat");
+    std::string stat;
+    if (!std::getline(in, stat)) continue;
+    const auto paren = stat.rfind(')');
+    if (paren == std::string::npos) continue;
+    std::istringstream rest(stat.substr(paren + 1));
+    char state = 0;
+    int ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == parent && state != 'Z') out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
+// Reaps a started program even when an assertion ends the test early.
+class Program {
+ public:
+  explicit Program(const std::vector<std::string>& argv) : pid_(testing::start_program(argv)) {}
+  ~Program() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      testing::wait_program(pid_);
+    }
+  }
+  Program(const Program&) = delete;
+  Program& operator=(const Program&) = delete;
+  int pid() const { return pid_; }
+  void signal(int signal_number) const { kill(pid_, signal_number); }
+  // True once the program has ended (it is left to wait() to reap).
+  bool exited_within(Clock::duration timeout) const {
+    return eventually(
+        [&] {
+          siginfo_t info{};
+          return waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                 info.si_pid == pid_;
+        },
+        timeout);
+  }
+  ProcessResult wait() {
+    auto result = testing::wait_program(pid_);
+    pid_ = -1;
+    return result;
+  }
+
+ private:
+  int pid_;
+};
+
+class ShutdownTest : public DatabaseTest {
+ protected:
+  std::int64_t enqueue(nlohmann::json metadata = nlohmann::json::object()) {
+    const auto foo = db.make_foo();
+    auto conn = db.connect();
+    auto tx = conn.begin();
+    const auto id = store.enqueue(tx, {.target_id = foo, .metadata = std::move(metadata)});
+    tx.commit();
+    return id;
+  }
+
+  std::vector<std::string> run_foo_jobs_argv(const std::vector<std::string>& options) const {
+    std::vector<std::string> argv{testing::bin("run-foo-jobs"), "--db", db.conninfo()};
+    argv.insert(argv.end(), options.begin(), options.end());
+    return argv;
+  }
+
+  std::int64_t status_of(std::int64_t id) const {
+    return db.scalar("SELECT status FROM job WHERE id = $1", id);
+  }
+  std::int64_t attempts_of(std::int64_t id) const {
+    return db.scalar("SELECT attempt_count FROM job WHERE id = $1", id);
+  }
+  std::int64_t frozzles_of(std::int64_t id) const {
+    return db.scalar("SELECT count(*) FROM foo_frozzle WHERE job = $1", id);
+  }
+  std::string log_of(std::int64_t id) const {
+    return db.sql("SELECT coalesce(log, '') AS log FROM job WHERE id = $1", id).at(0).text("log");
+  }
+  bool lease_cleared(std::int64_t id) const {
+    return db.scalar(
+               "SELECT count(*) FROM job WHERE id = $1 AND lease_token IS NULL AND "
+               "lease_owner IS NULL AND lease_expires IS NULL",
+               id) == 1;
+  }
+  bool holds_lease(std::int64_t id) const {
+    return db.scalar(
+               "SELECT count(*) FROM job WHERE id = $1 AND lease_token IS NOT NULL AND "
+               "lease_expires > now()",
+               id) == 1;
+  }
+  bool running(std::int64_t id) const { return status_of(id) == kRunning; }
+
+  pg::JobStore store{foo::foo_job_type().spec};
+};
+
+// ---- The first signal -------------------------------------------------------
+
+TEST_F(ShutdownTest, sigterm_lets_the_running_job_finish_and_claims_nothing_more) {
+  const auto first = enqueue({{"work_ms", 2500}});
+  const auto later = enqueue();
+  Program runner(run_foo_jobs_argv({"--grace", "10s"}));
+  ASSERT_TRUE(eventually([&] { return running(first); }));
+
+  runner.signal(SIGTERM);
+  ASSERT_EQ(status_of(first), kRunning) << "the job ended before the signal: premise not met";
+  ASSERT_TRUE(runner.exited_within(60s));
+  const auto result = runner.wait();
+
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(status_of(first), kCompleted);
+  EXPECT_EQ(attempts_of(first), 1);
+  EXPECT_EQ(frozzles_of(first), 1);
+  EXPECT_EQ(status_of(later), kWaiting);
+  EXPECT_EQ(attempts_of(later), 0);
+  EXPECT_EQ(frozzles_of(later), 0);
+}
+
+TEST_F(ShutdownTest, past_the_grace_period_the_running_job_is_given_back_uncounted) {
+  const auto id = enqueue({{"work_ms", 30000}});
+  Program runner(run_foo_jobs_argv({"--grace", "1s"}));
+  ASSERT_TRUE(eventually([&] { return running(id); }));
+
+  const auto signalled = Clock::now();
+  runner.signal(SIGTERM);
+  ASSERT_TRUE(runner.exited_within(20s));
+  const auto elapsed = Clock::now() - signalled;
+  const auto result = runner.wait();
+
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_GE(elapsed, 900ms) << "the grace period was not waited for";
+  EXPECT_LT(elapsed, 10s);
+  EXPECT_EQ(status_of(id), kWaiting);
+  EXPECT_EQ(attempts_of(id), 0);
+  EXPECT_TRUE(lease_cleared(id));
+  EXPECT_NE(log_of(id).find("given back"), std::string::npos) << log_of(id);
+  EXPECT_EQ(frozzles_of(id), 0);
+}
+
+TEST_F(ShutdownTest, past_the_grace_period_an_isolated_job_is_killed_and_given_back) {
+  const auto id = enqueue({{"work_ms", 30000}});
+  Program runner(run_foo_jobs_argv({"--isolate", "--grace", "1s"}));
+  std::vector<int> children;
+  ASSERT_TRUE(eventually([&] {
+    children = children_of(runner.pid());
+    return !children.empty() && running(id);
+  })) << "the isolated child never started";
+  ASSERT_EQ(children.size(), 1u);
+  const int child = children.front();
+
+  runner.signal(SIGTERM);
+  ASSERT_TRUE(runner.exited_within(20s));
+  const auto result = runner.wait();
+
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  // Killed, not orphaned: gone, or a zombie waiting for its new parent.
+  EXPECT_TRUE(eventually(
+      [&] {
+        const auto state = process_state(child);
+        return !state || *state == 'Z';
+      },
+      10s))
+      << "the job's process " << child << " outlived the runner";
+  EXPECT_EQ(status_of(id), kWaiting);
+  EXPECT_EQ(attempts_of(id), 0);
+  EXPECT_TRUE(lease_cleared(id));
+  EXPECT_NE(log_of(id).find("given back"), std::string::npos) << log_of(id);
+  EXPECT_EQ(frozzles_of(id), 0);
+}
+
+// ---- The second signal ------------------------------------------------------
+
+TEST_F(ShutdownTest, a_second_signal_exits_at_once_and_the_next_run_rescues_the_job) {
+  const auto id = enqueue({{"work_ms", 30000}});
+  Program runner(run_foo_jobs_argv({}));  // the default grace: 30s
+  ASSERT_TRUE(eventually([&] { return running(id); }));
+
+  const auto signalled = Clock::now();
+  runner.signal(SIGTERM);
+  std::this_thread::sleep_for(100ms);
+  runner.signal(SIGTERM);
+  ASSERT_TRUE(runner.exited_within(20s));
+  const auto elapsed = Clock::now() - signalled;
+  const auto result = runner.wait();
+
+  EXPECT_EQ(result.exit_code, 143) << result.err;
+  EXPECT_LT(elapsed, 10s);
+  // Still RUNNING under its lease, for a later runner to rescue.
+  EXPECT_EQ(status_of(id), kRunning);
+  EXPECT_TRUE(holds_lease(id));
+  EXPECT_EQ(attempts_of(id), 1);
+  EXPECT_EQ(frozzles_of(id), 0);
+
+  // Its lease runs out (sooner than 5 minutes), and the job is made quick.
+  db.sql("UPDATE job SET lease_expires = now() - interval '1 minute' WHERE id = $1", id);
+  db.sql("UPDATE foojob SET json_data = '{}'::jsonb WHERE job = $1", id);
+  const auto rescue = testing::run_program(run_foo_jobs_argv({}));
+
+  EXPECT_EQ(rescue.exit_code, 0) << rescue.err;
+  EXPECT_NE(rescue.err.find("Rescued 1 FooJobs"), std::string::npos) << rescue.err;
+  EXPECT_EQ(status_of(id), kCompleted);
+  EXPECT_EQ(attempts_of(id), 2);
+  EXPECT_EQ(frozzles_of(id), 1);
+  EXPECT_NE(log_of(id).find("LeaseExpired"), std::string::npos) << log_of(id);
+}
+
+TEST_F(ShutdownTest, a_second_signal_kills_the_isolated_job_with_the_runner) {
+  const auto id = enqueue({{"work_ms", 30000}});
+  Program runner(run_foo_jobs_argv({"--isolate"}));
+  std::vector<int> children;
+  ASSERT_TRUE(eventually([&] {
+    children = children_of(runner.pid());
+    return !children.empty() && running(id);
+  })) << "the isolated child never started";
+  ASSERT_EQ(children.size(), 1u);
+  const int child = children.front();
+
+  runner.signal(SIGTERM);
+  std::this_thread::sleep_for(100ms);
+  runner.signal(SIGTERM);
+  ASSERT_TRUE(runner.exited_within(20s));
+  const auto result = runner.wait();
+
+  EXPECT_EQ(result.exit_code, 143) << result.err;
+  EXPECT_TRUE(eventually(
+      [&] {
+        const auto state = process_state(child);
+        return !state || *state == 'Z';
+      },
+      10s))
+      << "the job's process " << child << " outlived the runner";
+  EXPECT_EQ(status_of(id), kRunning);
+  EXPECT_TRUE(holds_lease(id));
+  EXPECT_EQ(frozzles_of(id), 0);
+}
+
+// ---- Daemon mode ------------------------------------------------------------
+
+TEST_F(ShutdownTest, a_daemon_runs_a_job_enqueued_after_it_started_and_stops_cleanly_on_sigterm) {
+  Program daemon(run_foo_jobs_argv({"--daemon", "--poll-interval", "100ms"}));
+  ASSERT_TRUE(eventually([&] { return db.scalar("SELECT count(*) FROM runner_run") == 1; }))
+      << "the daemon never started";
+  // Let it find the queue empty a few times: a cron run would have exited.
+  std::this_thread::sleep_for(500ms);
+  ASSERT_FALSE(daemon.exited_within(0s)) << "the daemon exited with an empty queue";
+  const auto id = enqueue();
+
+  ASSERT_TRUE(eventually([&] { return status_of(id) == kCompleted; }));
+  daemon.signal(SIGTERM);
+  ASSERT_TRUE(daemon.exited_within(20s));
+  const auto result = daemon.wait();
+
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(frozzles_of(id), 1);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM runner_run WHERE exit_code = 0 AND jobs_run = 1 "
+                      "AND date_finished IS NOT NULL"),
+            1);
+  // The job was created after the daemon's run began.
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM runner_run, job WHERE job.id = $1 AND "
+                      "job.date_created > runner_run.date_started",
+                      id),
+            1);
+}
+
+}  // namespace
+}  // namespace jobrunner
