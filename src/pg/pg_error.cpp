@@ -25,6 +25,21 @@ bool is_connection_state(const std::string& state) {
   return state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03";
 }
 
+// libpqxx 6.4 throws some of its specific exceptions without the SQLSTATE;
+// the exception's class still says which it is.
+std::string sqlstate_of(const pqxx::sql_error& e) {
+  if (!e.sqlstate().empty()) return e.sqlstate();
+  if (dynamic_cast<const pqxx::insufficient_privilege*>(&e)) return "42501";
+  if (dynamic_cast<const pqxx::undefined_table*>(&e)) return "42P01";
+  if (dynamic_cast<const pqxx::undefined_column*>(&e)) return "42703";
+  if (dynamic_cast<const pqxx::undefined_function*>(&e)) return "42883";
+  if (dynamic_cast<const pqxx::unique_violation*>(&e)) return "23505";
+  if (dynamic_cast<const pqxx::foreign_key_violation*>(&e)) return "23503";
+  if (dynamic_cast<const pqxx::not_null_violation*>(&e)) return "23502";
+  if (dynamic_cast<const pqxx::check_violation*>(&e)) return "23514";
+  return {};
+}
+
 }  // namespace
 
 void rethrow_translated(std::string_view context) {
@@ -35,8 +50,17 @@ void rethrow_translated(std::string_view context) {
   } catch (const pqxx::in_doubt_error& e) {
     throw DatabaseUnavailable(prefixed(context, e.what()));
   } catch (const pqxx::sql_error& e) {
-    if (is_connection_state(e.sqlstate())) throw DatabaseUnavailable(prefixed(context, e.what()));
-    throw SqlError(prefixed(context, e.what()), e.sqlstate());
+    const auto state = sqlstate_of(e);
+    if (is_connection_state(state)) throw DatabaseUnavailable(prefixed(context, e.what()));
+    throw SqlError(prefixed(context, e.what()), state);
+  } catch (const pqxx::statement_completion_unknown& e) {
+    throw DatabaseUnavailable(prefixed(context, e.what()));
+  } catch (const pqxx::serialization_failure& e) {
+    throw SqlError(prefixed(context, e.what()), "40001");
+  } catch (const pqxx::deadlock_detected& e) {
+    throw SqlError(prefixed(context, e.what()), "40P01");
+  } catch (const pqxx::transaction_rollback& e) {
+    throw SqlError(prefixed(context, e.what()), "40000");
   } catch (const pqxx::failure& e) {
     throw DatabaseUnavailable(prefixed(context, e.what()));
   }
