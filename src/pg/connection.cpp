@@ -75,7 +75,7 @@ Rows Transaction::exec_params(std::string_view sql, const Params& params) {
   try {
     result = impl_->work.exec_params(std::string(sql), pqxx::prepare::make_dynamic_params(params));
   } catch (...) {
-    rethrow_translated("");
+    rethrow_translated("", impl_->work.conn().is_open());
   }
   auto columns = std::make_shared<std::vector<std::string>>();
   for (pqxx::row::size_type c = 0; c < result.columns(); ++c) {
@@ -102,7 +102,7 @@ void Transaction::exec_script(std::string_view sql) {
   try {
     impl_->work.exec(std::string(sql));
   } catch (...) {
-    rethrow_translated("");
+    rethrow_translated("", impl_->work.conn().is_open());
   }
 }
 
@@ -114,7 +114,7 @@ void Transaction::commit() {
   try {
     impl_->work.commit();
   } catch (...) {
-    rethrow_translated("commit failed");
+    rethrow_translated("commit failed", impl_->work.conn().is_open());
   }
 }
 

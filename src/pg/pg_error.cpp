@@ -42,7 +42,7 @@ std::string sqlstate_of(const pqxx::sql_error& e) {
 
 }  // namespace
 
-void rethrow_translated(std::string_view context) {
+void rethrow_translated(std::string_view context, bool connection_open) {
   try {
     throw;
   } catch (const pqxx::broken_connection& e) {
@@ -51,7 +51,7 @@ void rethrow_translated(std::string_view context) {
     throw DatabaseUnavailable(prefixed(context, e.what()));
   } catch (const pqxx::sql_error& e) {
     const auto state = sqlstate_of(e);
-    if (is_connection_state(state)) throw DatabaseUnavailable(prefixed(context, e.what()));
+    if (is_connection_state(state) || (!connection_open && state.empty())) throw DatabaseUnavailable(prefixed(context, e.what()));
     throw SqlError(prefixed(context, e.what()), state);
   } catch (const pqxx::statement_completion_unknown& e) {
     throw DatabaseUnavailable(prefixed(context, e.what()));

@@ -9,6 +9,9 @@ namespace jobrunner::pg {
 // Call from a catch block: rethrows the current exception as
 // DatabaseUnavailable (connection trouble) or SqlError (a failed statement);
 // anything else is rethrown unchanged. `context` prefixes the message.
-[[noreturn]] void rethrow_translated(std::string_view context);
+// `connection_open` is false when the connection is known to be gone: then
+// any failure is DatabaseUnavailable (libpq reports "server closed the
+// connection unexpectedly" as a statement error without a SQLSTATE).
+[[noreturn]] void rethrow_translated(std::string_view context, bool connection_open = true);
 
 }  // namespace jobrunner::pg
