@@ -129,13 +129,17 @@ std::vector<Patch> load_patches(const std::filesystem::path& directory) {
 }
 
 std::vector<PatchStatus> migration_status(Connection& conn, const std::vector<Patch>& patches) {
+  auto checked = patches;
+  sort_and_check(checked);
   auto tx = conn.begin();
-  auto out = status_in(tx, patches);
+  auto out = status_in(tx, checked);
   tx.commit();  // keeps the revision table if this created it
   return out;
 }
 
 std::vector<Patch> upgrade(Connection& conn, const std::vector<Patch>& patches) {
+  auto checked = patches;
+  sort_and_check(checked);  // before anything is applied
   {
     auto tx = conn.begin();
     tx.exec(kUpgradeLock);
@@ -157,7 +161,7 @@ std::vector<Patch> upgrade(Connection& conn, const std::vector<Patch>& patches) 
   std::vector<Patch> pending;
   {
     auto tx = conn.begin();
-    for (const auto& s : status_in(tx, patches)) {
+    for (const auto& s : status_in(tx, checked)) {
       if (s.state == PatchStatus::State::changed) {
         throw ConfigError("schema patch " + s.patch.name +
                           " was changed after it was applied; nothing was applied. Restore its "
