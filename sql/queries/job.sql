@@ -107,7 +107,7 @@ SET status = $2::smallint,
     reason = coalesce($3::text, j.reason),
     lease_expires = NULL, lease_owner = NULL, lease_token = NULL,
     scheduled_start = CASE WHEN $2::smallint = 0 THEN NULL ELSE j.scheduled_start END,
-    date_finished = CASE WHEN $2::smallint IN (2, 3) THEN now() WHEN $2::smallint = 0 THEN NULL
+    date_finished = CASE WHEN $2::smallint IN (2, 3, 5) THEN now() WHEN $2::smallint = 0 THEN NULL
                          ELSE j.date_finished END,
     log = job_log_append(j.log, $4::text, $5::integer)
 WHERE j.id = $1

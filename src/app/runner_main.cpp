@@ -2,11 +2,15 @@
 
 #include <unistd.h>
 
+#include <functional>
+#include <memory>
+
 #include <spdlog/spdlog.h>
 
 #include "jobrunner/app/cli_support.hpp"
 #include "jobrunner/app/exit_codes.hpp"
 #include "jobrunner/core/byte_size.hpp"
+#include "jobrunner/pg/admin.hpp"
 #include "jobrunner/pg/job_store.hpp"
 #include "jobrunner/runtime/runner.hpp"
 #include "jobrunner/runtime/stop_signal.hpp"
@@ -21,6 +25,42 @@ std::string hostname() {
   return buffer;
 }
 
+// --retention: deletes the type's finished jobs that finished more than
+// `retention` ago, in batches (as jobctl prune does).
+void apply_retention(pg::Connection& conn, const JobType& type, Duration retention) {
+  pg::PruneRequest request;
+  request.older_than = retention;
+  request.job_type = type.spec.name;
+  const auto result = pg::prune_jobs(conn, request);
+  spdlog::info("Pruned {} finished {}s (finished before {}, --retention {}).", result.total,
+               type.spec.display_name, result.cutoff, format_duration(retention));
+}
+
+constexpr std::chrono::hours kRetentionEvery{1};
+
+// Daemon mode, every poll interval on the runner's connection: stops when the
+// type was paused (jobctl pause) and applies --retention every hour.
+std::function<bool(pg::Connection&)> daemon_housekeeping(const JobType& type,
+                                                          std::optional<Duration> retention) {
+  using Clock = std::chrono::steady_clock;
+  auto next_retention = std::make_shared<Clock::time_point>(Clock::now() + kRetentionEvery);
+  return [&type, retention, next_retention](pg::Connection& conn) {
+    auto tx = conn.begin();
+    const auto pause = pg::find_pause(tx, type.spec.name);
+    tx.commit();
+    if (pause) {
+      spdlog::info("job type '{}' was {}; stopping (jobctl unpause {} lifts it)", type.spec.name,
+                   pg::describe_pause(*pause), type.spec.name);
+      return false;
+    }
+    if (retention && Clock::now() >= *next_retention) {
+      *next_retention = Clock::now() + kRetentionEvery;
+      apply_retention(conn, type, *retention);
+    }
+    return true;
+  };
+}
+
 std::string help_footer(const JobType& type, const std::string& name) {
   return "\nSignals: SIGTERM or SIGINT stops claiming, lets the running job finish within "
          "--grace, gives back what is left (WAITING, attempt not counted) and exits 0; a "
@@ -28,6 +68,8 @@ std::string help_footer(const JobType& type, const std::string& name) {
          "rescued.\n"
          "\nExit codes:\n"
          "  0   the run finished (jobs that failed are recorded in the database, not here)\n"
+         "      or the job type is paused (jobctl pause): the runner exits at once, logging who\n"
+         "      paused it, when and why\n"
          "  64  bad options\n"
          "  69  another run of this job type holds its lock (on any host); nothing was done\n"
          "  70  internal error\n"
@@ -58,7 +100,7 @@ int runner_main(int argc, char** argv, const JobType& type) {
   RunnerOptions options;
   bool daemon = false;
   bool isolate = false;
-  std::optional<std::string> max_runtime, lease, retry_delay, job_timeout, memory_limit;
+  std::optional<std::string> max_runtime, lease, retry_delay, job_timeout, memory_limit, retention;
   std::string grace = format_duration(options.grace);
   std::string poll_interval = format_duration(options.poll_interval);
   add_db_option(app, db);
@@ -102,6 +144,11 @@ int runner_main(int argc, char** argv, const JobType& type) {
                  "Daemon mode: how long to wait when no job is ready")
       ->check(duration_validator())
       ->capture_default_str();
+  app.add_option("--retention", retention,
+                 "Delete this type's finished jobs (COMPLETED, FAILED, CANCELLED) that finished "
+                 "more than DURATION ago, in batches, at the end of the run (a daemon: also "
+                 "hourly). Off by default; see jobctl prune")
+      ->check(duration_validator());
   add_log_options(app, log_options);
 
   if (auto code = parse_command_line(app, argc, argv)) return *code;
@@ -124,6 +171,18 @@ int runner_main(int argc, char** argv, const JobType& type) {
     auto conn = pg::Connection::open(conninfo);
     spdlog::debug("connected to {}", conn.describe());
     const pg::JobStore store(type.spec);
+    {
+      // jobctl pause: kept in the database, so it holds on every host.
+      auto tx = conn.begin();
+      const auto pause = pg::find_pause(tx, type.spec.name);
+      tx.commit();
+      if (pause) {
+        spdlog::info("job type '{}' is {}; exiting without running jobs (jobctl unpause {} "
+                     "lifts it)",
+                     type.spec.name, pg::describe_pause(*pause), type.spec.name);
+        return exit_code::ok;
+      }
+    }
     if (!daemon) {
       auto tx = conn.begin();
       const bool locked = store.try_lock_type(tx);
@@ -141,6 +200,9 @@ int runner_main(int argc, char** argv, const JobType& type) {
       run_id = pg::start_runner_run(tx, type.spec.name, host, static_cast<int>(getpid()));
       tx.commit();
     }
+    std::optional<Duration> retention_period;
+    if (retention) retention_period = parse_duration(*retention);
+    if (daemon) options.housekeeping = daemon_housekeeping(type, retention_period);
     RecordingNotificationHook hook;
     Runner runner(conn, type, options, hook);
     if (daemon) spdlog::info("running as a daemon; SIGTERM stops it");
@@ -150,6 +212,7 @@ int runner_main(int argc, char** argv, const JobType& type) {
     }
     spdlog::info("Ran {} {}s.", stats.completed, type.spec.display_name);
     spdlog::info("{} {}s did not complete.", stats.not_completed, type.spec.display_name);
+    if (retention_period) apply_retention(conn, type, *retention_period);
     auto tx = conn.begin();
     pg::finish_runner_run(tx, run_id, stats.completed, stats.not_completed, exit_code::ok);
     tx.commit();

@@ -10,8 +10,8 @@
 namespace jobrunner {
 namespace {
 
-constexpr std::array<std::string_view, 5> kNames = {"WAITING", "RUNNING", "COMPLETED", "FAILED",
-                                                    "SUSPENDED"};
+constexpr std::array<std::string_view, 6> kNames = {"WAITING", "RUNNING",   "COMPLETED",
+                                                    "FAILED",  "SUSPENDED", "CANCELLED"};
 
 }  // namespace
 
@@ -37,11 +37,12 @@ std::optional<JobStatus> parse_status(std::string_view text) noexcept {
 bool can_transition(JobStatus from, JobStatus to) noexcept {
   using enum JobStatus;
   switch (from) {
-    case waiting: return to == running || to == suspended;
+    case waiting: return to == running || to == suspended || to == cancelled;
     case running: return to == completed || to == failed || to == suspended || to == waiting;
+    case suspended: return to == waiting || to == cancelled;
     case failed:
     case completed:
-    case suspended: return to == waiting;
+    case cancelled: return to == waiting;
   }
   return false;
 }
@@ -51,7 +52,8 @@ void check_transition(JobStatus from, JobStatus to) {
 }
 
 bool is_finished(JobStatus status) noexcept {
-  return status == JobStatus::completed || status == JobStatus::failed;
+  return status == JobStatus::completed || status == JobStatus::failed ||
+         status == JobStatus::cancelled;
 }
 
 InvalidTransition::InvalidTransition(JobStatus from, JobStatus to)

@@ -22,7 +22,12 @@ struct Context {
 };
 
 void add_db_commands(CLI::App& app, Context& ctx);
-void add_job_commands(CLI::App& app, Context& ctx);
-void add_oops_commands(CLI::App& app, Context& ctx);
+void add_enqueue_command(CLI::App& app, Context& ctx);
+void add_job_commands(CLI::App& app, Context& ctx);      // list, show
+void add_move_commands(CLI::App& app, Context& ctx);     // suspend, resume, retry, cancel
+void add_stats_commands(CLI::App& app, Context& ctx);    // stats, runs
+void add_oops_commands(CLI::App& app, Context& ctx);     // oops list, oops show
+void add_prune_command(CLI::App& app, Context& ctx);
+void add_pause_commands(CLI::App& app, Context& ctx);    // pause, unpause, paused
 
 }  // namespace jobrunner::jobctl

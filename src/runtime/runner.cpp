@@ -253,6 +253,7 @@ RunStats Runner::run_loop(bool daemon) {
       break;
     }
     if (daemon && Clock::now() >= next_rescue) {
+      if (options_.housekeeping && !options_.housekeeping(conn_)) break;
       stats.rescued += rescue_expired();
       next_rescue = Clock::now() + options_.poll_interval;
     }

@@ -3,6 +3,7 @@
 // process or each in a forked child.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -34,6 +35,10 @@ struct RunnerOptions {
   Duration grace = std::chrono::seconds(30);
   // Daemon mode: wait this long when no job is ready, then look again.
   Duration poll_interval = std::chrono::seconds(1);
+  // Daemon mode: called on the runner's own connection and thread every
+  // poll_interval (e.g. to see whether the type was paused); returning false
+  // stops the daemon. On the runner's thread, so no thread exists at fork().
+  std::function<bool(pg::Connection&)> housekeeping;
 };
 
 struct RunStats {

@@ -1,0 +1,222 @@
+#pragma once
+// The operator's view of the store, type-independent: find and move jobs by
+// filter, queue statistics, runner runs, error reports, per-type pauses and
+// pruning. jobctl is its main user; runners use the pause check and pruning
+// (retention). Each function runs the SQL block of sql/queries/admin.sql
+// that carries the name given in its comment.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "jobrunner/core/duration.hpp"
+#include "jobrunner/core/errors.hpp"
+#include "jobrunner/core/job.hpp"
+#include "jobrunner/core/status.hpp"
+#include "jobrunner/pg/connection.hpp"
+#include "jobrunner/pg/job_store.hpp"
+
+namespace jobrunner::pg {
+
+// ---- Times -----------------------------------------------------------------
+
+// An operator's time: an absolute time that PostgreSQL's timestamptz accepts
+// (ISO 8601 such as 2026-12-01T08:00:00Z, or 'today', ...) or, when
+// `durations_mean_ago`, a duration meaning that long ago ("7d", "90m").
+// Returns it as UTC ISO 8601 text. Throws BadInput naming `option` for
+// anything else, and for infinity (time_resolve).
+std::string resolve_time(Transaction& tx, const std::string& text, std::string_view option,
+                         bool durations_mean_ago = true);
+
+// now() plus `offset` (negative: ago) as UTC ISO 8601 text (time_shift).
+std::string time_from_now(Transaction& tx, Duration offset);
+
+// ---- Finding and moving jobs -----------------------------------------------
+
+// Which jobs a command is about. Unset fields match every job; times are
+// ISO 8601 text (see resolve_time).
+struct JobMatch {
+  std::vector<std::int64_t> ids;
+  std::optional<std::string> job_type;
+  std::vector<JobStatus> statuses;
+  std::optional<std::string> requester;
+  std::optional<std::string> created_before;
+  std::optional<std::string> created_after;
+  std::optional<std::string> finished_before;
+  std::optional<std::string> finished_after;
+
+  // True when no criterion is set (it would match every job).
+  bool matches_everything() const noexcept;
+};
+
+enum class JobOrder {
+  newest,    // id descending
+  oldest,    // id ascending
+  finished,  // most recently finished first, unfinished last
+  claim,     // the order runners claim in: priority, then id
+};
+
+// At most `limit` jobs that match, in `order` (job_match).
+std::vector<Job> find_jobs(Transaction& tx, const JobMatch& match, JobOrder order, int limit);
+
+// A move refused for one job of a bulk move: names the job and both states.
+class JobMoveRefused : public InvalidTransition {
+ public:
+  JobMoveRefused(std::int64_t job_id, JobStatus from, JobStatus to, std::string message)
+      : InvalidTransition(from, to), job_id_(job_id), message_(std::move(message)) {}
+  std::int64_t job_id() const noexcept { return job_id_; }
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::int64_t job_id_;
+  std::string message_;
+};
+
+struct JobMove {
+  std::int64_t id = 0;
+  std::string job_type;
+  JobStatus from = JobStatus::waiting;
+  JobStatus to = JobStatus::waiting;
+};
+
+struct MoveRequest {
+  JobStatus to = JobStatus::waiting;
+  // The states this command moves jobs out of (each must also be allowed by
+  // the transition table), and the command's name for messages ("retry").
+  std::vector<JobStatus> from;
+  std::string verb;
+  std::optional<std::string> reason;
+};
+
+// Locks every matching job (in id order) and moves all of them, or none:
+// NotFound for an id that does not exist, JobMoveRefused (an
+// InvalidTransition) naming the first job whose state the request does not
+// move. Returns the moves, in id order; empty when nothing matches. Writes
+// in the caller's transaction (job_match ... FOR UPDATE, job_move).
+std::vector<JobMove> move_jobs(Transaction& tx, const JobMatch& match, const MoveRequest& request);
+
+// ---- What jobctl show adds to a job ----------------------------------------
+
+struct Notification {
+  std::int64_t id = 0;
+  std::optional<std::string> recipient;
+  std::string subject;
+  std::string body;
+  TimePoint date_created;
+};
+// The requester notices of a job, oldest first (job_notification_list).
+std::vector<Notification> list_notifications(Transaction& tx, std::int64_t job_id);
+
+// ---- Error reports ---------------------------------------------------------
+
+struct ErrorReportMatch {
+  std::optional<std::int64_t> job;
+  std::optional<std::string> job_type;
+  std::optional<std::string> since;  // ISO 8601
+  int limit = 50;
+};
+// Newest first (error_report_find).
+std::vector<ErrorReport> find_error_reports(Transaction& tx, const ErrorReportMatch& match);
+// One report (error_report_get); nullopt if there is none.
+std::optional<ErrorReport> get_error_report(Transaction& tx, std::int64_t id);
+
+// ---- Statistics and runner runs --------------------------------------------
+
+struct RunnerRun {
+  std::int64_t id = 0;
+  std::string job_type;
+  std::string hostname;
+  int pid = 0;
+  TimePoint date_started;
+  std::optional<TimePoint> date_finished;  // null: still running, or it died
+  std::optional<int> jobs_run;
+  std::optional<int> jobs_not_completed;
+  std::optional<int> exit_code;
+};
+// Newest first (runner_run_list).
+std::vector<RunnerRun> list_runner_runs(Transaction& tx, const std::optional<std::string>& job_type,
+                                        int limit);
+
+struct JobTypePause {
+  std::string job_type;
+  TimePoint paused_at;
+  std::string paused_by;
+  std::optional<std::string> reason;
+};
+
+struct TypeStats {
+  std::string job_type;
+  std::map<JobStatus, std::int64_t> counts;  // statuses with no job are absent
+  std::int64_t ready = 0;                    // WAITING and due now
+  std::optional<Duration> oldest_ready_age;  // queue lag; none when nothing is ready
+  std::int64_t failed_last_hour = 0;
+  std::optional<JobTypePause> pause;
+  std::optional<RunnerRun> last_run;
+};
+
+struct RunningJob {
+  Job job;
+  Duration lease_left{};  // negative: expired, awaiting rescue
+};
+
+struct QueueStats {
+  std::vector<TypeStats> types;     // by name
+  std::vector<RunningJob> running;  // lease closest to expiry first
+  std::int64_t running_total = 0;   // may exceed running.size()
+};
+
+// Every type that has jobs, runs or a pause, plus `known_types` (so a type
+// with no jobs yet still shows); one type only when `job_type` is set
+// (job_stats_counts, job_stats_ready, job_stats_failed_recently, job_running,
+// runner_run_last, job_type_pause_list).
+QueueStats queue_stats(Transaction& tx, const std::optional<std::string>& job_type,
+                       const std::vector<std::string>& known_types, int running_limit = 50);
+
+// ---- Pauses ----------------------------------------------------------------
+
+// The pause of a type, if it is paused (job_type_pause_get).
+std::optional<JobTypePause> find_pause(Transaction& tx, const std::string& job_type);
+std::vector<JobTypePause> list_pauses(Transaction& tx);
+// Pauses a type; `by` defaults to the database user. Throws BadInput (naming
+// who paused it, when and why) if it is paused already
+// (job_type_pause_insert).
+JobTypePause pause_job_type(Transaction& tx, const std::string& job_type,
+                            const std::optional<std::string>& by,
+                            const std::optional<std::string>& reason);
+// Throws BadInput if the type is not paused (job_type_pause_delete).
+void unpause_job_type(Transaction& tx, const std::string& job_type);
+
+// "paused by alice since 2026-...Z: database maintenance"
+std::string describe_pause(const JobTypePause& pause);
+
+// ---- Pruning ---------------------------------------------------------------
+
+struct PruneRequest {
+  Duration older_than{};  // date_finished before now() - older_than
+  // Only COMPLETED, FAILED and CANCELLED are accepted; empty means all three.
+  std::vector<JobStatus> statuses;
+  std::optional<std::string> job_type;
+  int batch_size = 1000;
+  bool dry_run = false;  // count only
+};
+
+struct PruneResult {
+  std::map<JobStatus, std::int64_t> by_status;
+  std::int64_t total = 0;
+  int batches = 0;
+  std::string cutoff;  // ISO 8601: jobs finished before this
+};
+
+// Deletes finished jobs (and, by ON DELETE CASCADE, their type rows, error
+// reports, notices and frozzles) in batches of batch_size, each in its own
+// short transaction, until none is left; never a WAITING, RUNNING or
+// SUSPENDED job. Throws BadInput for another status or a batch size < 1,
+// having deleted nothing (job_prune_batch, job_prune_count).
+PruneResult prune_jobs(Connection& conn, const PruneRequest& request);
+
+}  // namespace jobrunner::pg

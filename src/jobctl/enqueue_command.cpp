@@ -1,0 +1,308 @@
+// jobctl enqueue: one job from options, or many from JSON lines.
+#include <fstream>
+#include <iostream>
+#include <limits>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "command.hpp"
+#include "common.hpp"
+#include "jobrunner/app/exit_codes.hpp"
+#include "jobrunner/pg/admin.hpp"
+#include "jobrunner/pg/job_store.hpp"
+#include "registry.hpp"
+
+namespace jobrunner::jobctl {
+namespace {
+
+constexpr int kMinPriority = std::numeric_limits<std::int16_t>::min();
+constexpr int kMaxPriority = std::numeric_limits<std::int16_t>::max();
+
+struct EnqueueOptions {
+  std::string type;
+  std::optional<std::int64_t> target;
+  std::optional<std::string> json;
+  std::optional<std::string> at;
+  std::optional<std::string> in;
+  std::optional<int> max_retries;
+  int priority = 0;
+  std::optional<std::string> requester;
+  std::optional<std::string> reason;
+  std::optional<std::string> from;
+};
+
+nlohmann::json parse_metadata(const std::string& text) {
+  nlohmann::json value;
+  try {
+    value = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw BadInput("--json is not valid JSON: " + std::string(e.what()));
+  }
+  if (!value.is_object()) {
+    throw BadInput("--json must be a JSON object like {\"key\": \"value\"}, not " +
+                   std::string(value.type_name()));
+  }
+  return value;
+}
+
+// One job to enqueue, before its times are resolved.
+struct Item {
+  int line = 0;  // 0: from the command line
+  pg::EnqueueRequest request;
+  std::optional<std::string> at;
+  std::optional<Duration> in;
+};
+
+Item item_from_options(const EnqueueOptions& o) {
+  Item item;
+  item.request.target_id = *o.target;
+  item.request.metadata = parse_metadata(o.json.value_or("{}"));
+  item.request.max_retries = o.max_retries;
+  item.request.priority = o.priority;
+  item.request.requester = o.requester;
+  item.request.reason = o.reason;
+  item.at = o.at;
+  if (o.in) item.in = parse_duration(*o.in);
+  return item;
+}
+
+// A line such as {"foo": 12, "json": {...}, "in": "5m", "priority": 0}. The
+// command line's options are the defaults of every line.
+Item item_from_line(const std::string& text, int number, const JobTypeSpec& spec,
+                    const EnqueueOptions& defaults) {
+  const std::string where = "line " + std::to_string(number) + ": ";
+  auto fail = [&](const std::string& why) -> BadInput { return BadInput(where + why); };
+  nlohmann::json value;
+  try {
+    value = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw fail("not valid JSON: " + std::string(e.what()));
+  }
+  if (!value.is_object()) {
+    throw fail("expected a JSON object like {\"" + spec.target_column + "\": 12}, not " +
+               std::string(value.type_name()));
+  }
+  Item item;
+  item.line = number;
+  item.request.max_retries = defaults.max_retries;
+  item.request.priority = defaults.priority;
+  item.request.requester = defaults.requester;
+  item.request.reason = defaults.reason;
+  item.at = defaults.at;
+  if (defaults.in) item.in = parse_duration(*defaults.in);
+  bool has_target = false;
+  bool has_time = false;
+  auto integer = [&](const nlohmann::json& v, const std::string& key) -> std::int64_t {
+    if (!v.is_number_integer()) {
+      throw fail("\"" + key + "\" must be an integer, not " + std::string(v.type_name()));
+    }
+    return v.get<std::int64_t>();
+  };
+  auto text_or_null = [&](const nlohmann::json& v,
+                          const std::string& key) -> std::optional<std::string> {
+    if (v.is_null()) return std::nullopt;
+    if (!v.is_string()) {
+      throw fail("\"" + key + "\" must be a string, not " + std::string(v.type_name()));
+    }
+    return v.get<std::string>();
+  };
+  for (const auto& [key, v] : value.items()) {
+    if (key == "target" || key == spec.target_column) {
+      if (has_target) throw fail("give \"" + spec.target_column + "\" or \"target\", not both");
+      has_target = true;
+      item.request.target_id = integer(v, key);
+    } else if (key == "json") {
+      if (!v.is_object()) {
+        throw fail("\"json\" must be a JSON object, not " + std::string(v.type_name()));
+      }
+      item.request.metadata = v;
+    } else if (key == "at" || key == "in") {
+      if (has_time) throw fail("give \"at\" or \"in\", not both");
+      has_time = true;
+      const auto t = text_or_null(v, key);
+      item.at.reset();
+      item.in.reset();
+      if (!t) continue;
+      if (key == "at") {
+        item.at = t;
+      } else {
+        try {
+          item.in = parse_duration(*t);
+        } catch (const BadInput& e) {
+          throw fail("\"in\": " + std::string(e.what()));
+        }
+      }
+    } else if (key == "priority") {
+      const auto p = integer(v, key);
+      if (p < kMinPriority || p > kMaxPriority) {
+        throw fail("\"priority\" must be between " + std::to_string(kMinPriority) + " and " +
+                   std::to_string(kMaxPriority));
+      }
+      item.request.priority = static_cast<int>(p);
+    } else if (key == "max_retries") {
+      const auto m = integer(v, key);
+      if (m < 0 || m > std::numeric_limits<int>::max()) {
+        throw fail("\"max_retries\" must be 0 or more");
+      }
+      item.request.max_retries = static_cast<int>(m);
+    } else if (key == "requester") {
+      item.request.requester = text_or_null(v, key);
+    } else if (key == "reason") {
+      item.request.reason = text_or_null(v, key);
+    } else {
+      throw fail("unknown key \"" + key + "\" (use \"" + spec.target_column +
+                 "\" or \"target\", \"json\", \"at\", \"in\", \"priority\", \"max_retries\", "
+                 "\"requester\", \"reason\")");
+    }
+  }
+  if (!has_target) throw fail("no \"" + spec.target_column + "\" (or \"target\"): which " +
+                              spec.target_table + " is the job about?");
+  return item;
+}
+
+std::vector<Item> read_lines(std::istream& in, const JobTypeSpec& spec,
+                             const EnqueueOptions& defaults) {
+  std::vector<Item> items;
+  std::string text;
+  int number = 0;
+  while (std::getline(in, text)) {
+    ++number;
+    if (text.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank
+    items.push_back(item_from_line(text, number, spec, defaults));
+  }
+  if (in.bad()) throw BadInput("cannot read the input");
+  return items;
+}
+
+int enqueue(pg::Connection& conn, const EnqueueOptions& o, bool json) {
+  const auto& type = find_type(o.type);
+  std::vector<Item> items;
+  if (o.from) {
+    if (*o.from == "-") {
+      items = read_lines(std::cin, type.spec, o);
+    } else {
+      std::ifstream file(*o.from);
+      if (!file) throw BadInput("cannot open " + *o.from);
+      items = read_lines(file, type.spec, o);
+    }
+    if (items.empty()) {
+      throw BadInput("no jobs in " + (*o.from == "-" ? std::string("the input") : *o.from) +
+                     ": expected one JSON object per line");
+    }
+  } else {
+    items.push_back(item_from_options(o));
+  }
+
+  // All in one transaction: every job is written, or (on any error) none.
+  const pg::JobStore store(type.spec);
+  auto tx = conn.begin();
+  std::vector<std::int64_t> ids;
+  for (auto& item : items) {
+    const std::string where = item.line > 0 ? "line " + std::to_string(item.line) + ": " : "";
+    const std::string nothing = items.size() > 1 ? "; nothing was written" : "";
+    try {
+      if (item.in) {
+        item.request.scheduled_start = pg::time_from_now(tx, *item.in);
+      } else if (item.at) {
+        item.request.scheduled_start = pg::resolve_time(tx, *item.at, item.line > 0 ? "\"at\"" : "--at",
+                                                        /*durations_mean_ago=*/false);
+      }
+      ids.push_back(store.enqueue(tx, item.request));
+    } catch (const BadInput& e) {
+      throw BadInput(where + e.what() + nothing);
+    } catch (const DuplicateJob& e) {
+      throw DuplicateJob(where + e.what() + nothing);
+    }
+  }
+  tx.commit();
+
+  if (json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      nlohmann::json entry = {{"id", ids[i]}};
+      if (items[i].line > 0) entry["line"] = items[i].line;
+      out.push_back(entry);
+    }
+    print_json(out);
+  } else {
+    for (const auto id : ids) std::cout << id << '\n';
+  }
+  if (ids.size() == 1) {
+    spdlog::info("enqueued {} {} for {} {}", type.spec.display_name, ids.front(),
+                 type.spec.target_table, items.front().request.target_id);
+  } else {
+    spdlog::info("enqueued {} {}s", ids.size(), type.spec.display_name);
+  }
+  return exit_code::ok;
+}
+
+}  // namespace
+
+void add_enqueue_command(CLI::App& app, Context& ctx) {
+  auto o = std::make_shared<EnqueueOptions>();
+  auto* cmd = app.add_subcommand(
+      "enqueue",
+      "Create one job of TYPE about a target (for foo: --foo ID), or many from JSON lines "
+      "(--from FILE, or --from - for stdin), all in one transaction. Refused if a job of that "
+      "type is already pending (WAITING, RUNNING, SUSPENDED) for the target. Prints the new "
+      "job ids, one per line.");
+  cmd->add_option("TYPE", o->type, "The job type, e.g. foo")->required();
+  std::string target_flags = "--target";
+  for (const auto& type : jobs::all_job_types()) target_flags += ",--" + type.spec.target_column;
+  auto* target = cmd->add_option(target_flags, o->target,
+                                 "The id of what the job is about (e.g. a foo)")
+                     ->type_name("ID");
+  auto* json = cmd->add_option("--json", o->json, "Metadata for the job, a JSON object (default {})")
+                   ->type_name("DATA");
+  auto* at = cmd->add_option("--at", o->at,
+                             "Do not start before TIME (ISO 8601, e.g. 2026-12-01T08:00:00Z)")
+                 ->type_name("TIME");
+  auto* in = cmd->add_option("--in", o->in, "Do not start before now + DURATION (e.g. 5m, 1h30m)")
+                 ->check(app::duration_validator());
+  at->excludes(in);
+  cmd->add_option("--max-retries", o->max_retries,
+                  "Retries after the first attempt (default: the type's)")
+      ->type_name("N")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--priority", o->priority, "Lower runs first")
+      ->check(CLI::Range(kMinPriority, kMaxPriority))
+      ->capture_default_str();
+  cmd->add_option("--requester", o->requester, "Who asked (notified of user errors)")
+      ->type_name("WHO");
+  cmd->add_option("--reason", o->reason, "Why the job was requested")->type_name("WHY");
+  auto* from = cmd->add_option(
+                      "--from", o->from,
+                      "Read jobs from FILE ('-': stdin), one JSON object per line; the options "
+                      "above (but the target and --json) are the defaults of every line")
+                   ->type_name("FILE")
+                   ->check(CLI::Validator(
+                       [](std::string& value) -> std::string {
+                         if (value == "-") return {};
+                         return CLI::ExistingFile(value);
+                       },
+                       "", "FILE or -"));
+  from->excludes(target);
+  from->excludes(json);
+  cmd->add_flag("--json-output", ctx.json,
+                "Print the new ids as JSON ([{\"id\": 17}], with \"line\" for --from)");
+  cmd->footer(
+      "\nA line of --from: {\"foo\": 12, \"json\": {\"work_ms\": 100}, \"in\": \"5m\", "
+      "\"priority\": 0, \"max_retries\": 3, \"requester\": \"alice\", \"reason\": \"...\"}\n"
+      "(\"target\" works for every type; \"at\": \"2026-12-01T08:00:00Z\" instead of \"in\"). "
+      "Blank lines are skipped. A bad line is reported by its number and nothing is written.\n"
+      "\nExamples:\n"
+      "  jobctl enqueue foo --foo 42 --json '{\"work_ms\": 100}' --max-retries 5\n"
+      "  jobctl enqueue foo --foo 43 --at 2026-12-01T08:00:00Z --requester alice\n"
+      "  jobctl enqueue foo --target 44 --in 10m --priority -1\n"
+      "  jobctl enqueue foo --from jobs.jsonl --requester nightly-import\n"
+      "  printf '{\"foo\": 1}\\n{\"foo\": 2}\\n' | jobctl enqueue foo --from -");
+  cmd->callback([&ctx, o] {
+    if (!o->from && !o->target) {
+      throw CLI::RequiredError("--target ID (or the type's own flag, e.g. --foo ID), or --from FILE,");
+    }
+    ctx.action = [&ctx, o](pg::Connection& conn) { return enqueue(conn, *o, ctx.json); };
+  });
+}
+
+}  // namespace jobrunner::jobctl
