@@ -122,6 +122,15 @@ nlohmann::json time_or_null(const std::optional<TimePoint>& time) {
   return format_time(time);
 }
 
+nlohmann::json report_json(const pg::ErrorReport& r) {
+  return {{"id", "OOPS-" + std::to_string(r.id)},
+          {"job", or_null(r.job)},
+          {"date_created", format_time(r.date_created)},
+          {"error_type", r.error_type},
+          {"message", r.message},
+          {"variables", r.variables}};
+}
+
 nlohmann::json job_json(const Job& job) {
   return {{"id", job.id},
           {"job_type", job.job_type},

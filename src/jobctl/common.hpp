@@ -56,6 +56,9 @@ nlohmann::json or_null(const std::optional<T>& value) {
 }
 // Every column of the job row (not the type row).
 nlohmann::json job_json(const Job& job);
+
+// An error report as --json prints it.
+nlohmann::json report_json(const pg::ErrorReport& report);
 // A job table (or JSON array) on stdout.
 void print_jobs(const std::vector<Job>& jobs, bool json);
 // Pretty JSON on stdout.

@@ -35,15 +35,6 @@ std::vector<std::string> attempt_lines(const std::vector<std::string>& log) {
   return out;
 }
 
-nlohmann::json report_json(const pg::ErrorReport& r) {
-  return {{"id", "OOPS-" + std::to_string(r.id)},
-          {"job", or_null(r.job)},
-          {"date_created", format_time(r.date_created)},
-          {"error_type", r.error_type},
-          {"message", r.message},
-          {"variables", r.variables}};
-}
-
 int show_job(pg::Connection& conn, std::int64_t id, int log_lines, bool json) {
   auto tx = conn.begin();
   auto job = pg::find_job(tx, id);

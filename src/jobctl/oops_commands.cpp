@@ -14,15 +14,6 @@
 namespace jobrunner::jobctl {
 namespace {
 
-nlohmann::json report_json(const pg::ErrorReport& r) {
-  return {{"id", "OOPS-" + std::to_string(r.id)},
-          {"job", or_null(r.job)},
-          {"date_created", format_time(r.date_created)},
-          {"error_type", r.error_type},
-          {"message", r.message},
-          {"variables", r.variables}};
-}
-
 // "OOPS-12", "oops-12" or "12".
 std::int64_t parse_report_id(const std::string& text) {
   std::string_view digits = text;

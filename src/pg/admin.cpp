@@ -6,15 +6,10 @@
 
 #include "job_row.hpp"
 #include "queries.hpp"
+#include "sqlstate.hpp"
 
 namespace jobrunner::pg {
 namespace {
-
-// SQLSTATEs of a time PostgreSQL cannot read.
-constexpr std::string_view kInvalidDatetimeFormat = "22007";
-constexpr std::string_view kDatetimeFieldOverflow = "22008";
-constexpr std::string_view kInvalidTextRepresentation = "22P02";
-constexpr std::string_view kInvalidParameterValue = "22023";
 
 template <typename T, typename F>
 std::optional<std::string> array_literal(const std::vector<T>& values, F to_text) {
@@ -130,8 +125,7 @@ std::string resolve_time(Transaction& tx, const std::string& text, std::string_v
     if (!value) throw BadInput(std::string(option) + ": '" + text + "' is not a finite time" + hint);
     return *value;
   } catch (const SqlError& e) {
-    if (e.sqlstate() == kInvalidDatetimeFormat || e.sqlstate() == kDatetimeFieldOverflow ||
-        e.sqlstate() == kInvalidTextRepresentation || e.sqlstate() == kInvalidParameterValue) {
+    if (sqlstate::is_bad_time_input(e.sqlstate())) {
       throw BadInput(std::string(option) + ": invalid time '" + text + "'" + hint);
     }
     throw;

@@ -6,15 +6,10 @@
 
 #include "job_row.hpp"
 #include "queries.hpp"
+#include "sqlstate.hpp"
 
 namespace jobrunner::pg {
 namespace {
-
-// SQLSTATEs that mean the caller's input was wrong.
-constexpr std::string_view kForeignKeyViolation = "23503";
-constexpr std::string_view kInvalidDatetimeFormat = "22007";
-constexpr std::string_view kDatetimeFieldOverflow = "22008";
-constexpr std::string_view kInvalidTextRepresentation = "22P02";
 
 // Identifiers of a JobTypeSpec are code constants, never user input; they are
 // still checked and quoted because they cannot be statement parameters.
@@ -102,12 +97,11 @@ std::int64_t JobStore::enqueue(Transaction& tx, const EnqueueRequest& request) c
     tx.exec(insert_type_row_sql_, id, request.target_id, spec_.type_code, request.metadata);
     return id;
   } catch (const SqlError& e) {
-    if (e.sqlstate() == kForeignKeyViolation) {
+    if (e.sqlstate() == sqlstate::foreign_key_violation) {
       throw BadInput("there is no " + spec_.target_table + " with id " +
                      std::to_string(request.target_id));
     }
-    if (e.sqlstate() == kInvalidDatetimeFormat || e.sqlstate() == kDatetimeFieldOverflow ||
-        e.sqlstate() == kInvalidTextRepresentation) {
+    if (sqlstate::is_bad_time_input(e.sqlstate())) {
       throw BadInput("invalid start time '" + request.scheduled_start.value_or("") + "': " + e.what());
     }
     throw;

@@ -1,0 +1,18 @@
+#pragma once
+// The SQLSTATEs the store turns into BadInput, in one place.
+
+#include <string_view>
+
+namespace jobrunner::pg::sqlstate {
+
+inline constexpr std::string_view foreign_key_violation = "23503";
+
+// A time or interval PostgreSQL cannot read (--at, filters).
+inline bool is_bad_time_input(std::string_view state) {
+  return state == "22007"       // invalid_datetime_format
+         || state == "22008"    // datetime_field_overflow
+         || state == "22P02"    // invalid_text_representation
+         || state == "22023";   // invalid_parameter_value
+}
+
+}  // namespace jobrunner::pg::sqlstate
