@@ -29,5 +29,6 @@ void add_stats_commands(CLI::App& app, Context& ctx);    // stats, runs
 void add_oops_commands(CLI::App& app, Context& ctx);     // oops list, oops show
 void add_prune_command(CLI::App& app, Context& ctx);
 void add_pause_commands(CLI::App& app, Context& ctx);    // pause, unpause, paused
+void add_rescue_command(CLI::App& app, Context& ctx);    // rescue
 
 }  // namespace jobrunner::jobctl

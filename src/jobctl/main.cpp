@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   jobctl::add_oops_commands(app, ctx);
   jobctl::add_prune_command(app, ctx);
   jobctl::add_pause_commands(app, ctx);
+  jobctl::add_rescue_command(app, ctx);
 
   if (auto code = app::parse_command_line(app, argc, argv)) return *code;
   if (!ctx.action) {
