@@ -18,6 +18,7 @@
 #include "jobrunner/pg/job_store.hpp"
 #include "jobrunner/runtime/notification_hook.hpp"
 #include "jobrunner/runtime/runner.hpp"
+#include "program.hpp"
 #include "test_database.hpp"
 
 namespace jobrunner {
@@ -26,44 +27,14 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using testing::DatabaseTest;
+using testing::eventually;
+using testing::Program;
 using testing::ProcessResult;
 
 constexpr std::int64_t kWaiting = 0, kRunning = 1, kCompleted = 2, kFailed = 3;
 constexpr std::uint64_t kMiB = 1024 * 1024;
 
-// Polls `condition` until it holds or `timeout` passes; true if it held.
-template <typename Condition>
-bool eventually(Condition condition, Clock::duration timeout = 60s) {
-  const auto deadline = Clock::now() + timeout;
-  for (;;) {
-    if (condition()) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-}
 
-// Reaps a started program even when an assertion ends the test early.
-class Program {
- public:
-  explicit Program(const std::vector<std::string>& argv) : pid_(testing::start_program(argv)) {}
-  ~Program() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      testing::wait_program(pid_);
-    }
-  }
-  Program(const Program&) = delete;
-  Program& operator=(const Program&) = delete;
-  int pid() const { return pid_; }
-  ProcessResult wait() {
-    auto result = testing::wait_program(pid_);
-    pid_ = -1;
-    return result;
-  }
-
- private:
-  int pid_;
-};
 
 struct ErrorReportRow {
   std::string error_type;

@@ -19,6 +19,7 @@
 
 #include "foo/foo_job.hpp"
 #include "jobrunner/pg/job_store.hpp"
+#include "program.hpp"
 #include "test_database.hpp"
 
 namespace jobrunner {
@@ -27,20 +28,12 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using testing::DatabaseTest;
+using testing::eventually;
+using testing::Program;
 using testing::ProcessResult;
 
 constexpr std::int64_t kWaiting = 0, kRunning = 1, kCompleted = 2;
 
-// Polls `condition` until it holds or `timeout` passes; true if it held.
-template <typename Condition>
-bool eventually(Condition condition, Clock::duration timeout = 60s) {
-  const auto deadline = Clock::now() + timeout;
-  for (;;) {
-    if (condition()) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-}
 
 // The state letter of a process from /proc/<pid>/stat ('Z' for a zombie), or
 // nullopt when there is no such process.
@@ -74,39 +67,6 @@ std::vector<int> children_of(int parent) {
   return out;
 }
 
-// Reaps a started program even when an assertion ends the test early.
-class Program {
- public:
-  explicit Program(const std::vector<std::string>& argv) : pid_(testing::start_program(argv)) {}
-  ~Program() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      testing::wait_program(pid_);
-    }
-  }
-  Program(const Program&) = delete;
-  Program& operator=(const Program&) = delete;
-  int pid() const { return pid_; }
-  void signal(int signal_number) const { kill(pid_, signal_number); }
-  // True once the program has ended (it is left to wait() to reap).
-  bool exited_within(Clock::duration timeout) const {
-    return eventually(
-        [&] {
-          siginfo_t info{};
-          return waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-                 info.si_pid == pid_;
-        },
-        timeout);
-  }
-  ProcessResult wait() {
-    auto result = testing::wait_program(pid_);
-    pid_ = -1;
-    return result;
-  }
-
- private:
-  int pid_;
-};
 
 class ShutdownTest : public DatabaseTest {
  protected:

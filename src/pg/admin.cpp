@@ -61,17 +61,6 @@ std::string_view order_by(JobOrder order) {
   return "ORDER BY j.id DESC";
 }
 
-ErrorReport error_report_from_row(const Row& row) {
-  ErrorReport r;
-  r.id = row.integer("id");
-  r.job = row.opt_int("job");
-  r.date_created = *row.opt_time_us("date_created_us");
-  r.error_type = row.text("error_type");
-  r.message = row.text("message");
-  r.variables = row.json("variables");
-  return r;
-}
-
 std::optional<int> opt_int32(const Row& row, std::string_view column) {
   auto value = row.opt_int(column);
   if (!value) return std::nullopt;

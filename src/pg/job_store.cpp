@@ -57,6 +57,17 @@ Job job_from_row(const Row& row) {
   return job;
 }
 
+ErrorReport error_report_from_row(const Row& row) {
+  ErrorReport r;
+  r.id = row.integer("id");
+  r.job = row.opt_int("job");
+  r.date_created = *row.opt_time_us("date_created_us");
+  r.error_type = row.text("error_type");
+  r.message = row.text("message");
+  r.variables = row.json("variables");
+  return r;
+}
+
 JobStore::JobStore(JobTypeSpec spec) : spec_(std::move(spec)) {
   const auto table = identifier(spec_.table);
   const auto target = identifier(spec_.target_column);
@@ -226,14 +237,7 @@ std::vector<ErrorReport> list_error_reports(Transaction& tx, std::optional<std::
                                             int limit) {
   std::vector<ErrorReport> reports;
   for (const auto& row : tx.exec(query("error_report_list"), job, limit)) {
-    ErrorReport r;
-    r.id = row.integer("id");
-    r.job = row.opt_int("job");
-    r.date_created = *row.opt_time_us("date_created_us");
-    r.error_type = row.text("error_type");
-    r.message = row.text("message");
-    r.variables = row.json("variables");
-    reports.push_back(std::move(r));
+    reports.push_back(error_report_from_row(row));
   }
   return reports;
 }
