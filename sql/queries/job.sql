@@ -67,11 +67,32 @@ WHERE j.id = $1 AND j.status = 1 AND j.lease_token = $2::uuid
 RETURNING j.id
 
 -- name: job_heartbeat
--- Extends the lease of a job this runner still holds.
-UPDATE job
+-- Extends the leases of the jobs (ids $1, tokens $2) this runner still holds,
+-- all in one statement; returns the ids whose lease was extended.
+UPDATE job AS j
 SET lease_expires = now() + $3::bigint * interval '1 millisecond'
-WHERE id = $1 AND status = 1 AND lease_token = $2::uuid
-RETURNING id
+FROM unnest($1::bigint[], $2::uuid[]) AS held(id, token)
+WHERE j.id = held.id AND j.status = 1 AND j.lease_token = held.token
+RETURNING j.id
+
+-- name: job_complete_many
+-- Records COMPLETED for many jobs at once (types with batch completions):
+-- ids $1, lease tokens $2, log lines $3. Fenced like job_finish; returns the
+-- ids it completed, so a missing id is a lease that was lost.
+UPDATE job AS j
+SET status = 2, date_finished = now(),
+    lease_expires = NULL, lease_owner = NULL, lease_token = NULL,
+    log = job_log_append(j.log, done.line, $4::integer)
+FROM unnest($1::bigint[], $2::uuid[], $3::text[]) AS done(id, token, line)
+WHERE j.id = done.id AND j.status = 1 AND j.lease_token = done.token
+RETURNING j.id
+
+-- name: job_next_due
+-- Milliseconds until the next scheduled WAITING job of type $1 comes due;
+-- NULL when none is scheduled. A daemon sleeps no longer than this.
+SELECT ceil(extract(epoch FROM min(j.scheduled_start) - now()) * 1000)::bigint AS due_in_ms
+FROM job AS j
+WHERE j.job_type = $1 AND j.status = 0 AND j.scheduled_start > now()
 
 -- name: job_give_back
 -- A runner stopping gracefully returns a job it could not finish in time:

@@ -59,6 +59,24 @@ nlohmann::json Row::json(std::string_view column) const {
   return nlohmann::json::parse(*value);
 }
 
+Param to_array_param(const std::vector<Param>& elements) {
+  std::string out = "{";
+  for (const auto& element : elements) {
+    if (out.size() > 1) out += ',';
+    if (!element) {
+      out += "NULL";
+      continue;
+    }
+    out += '"';
+    for (const char c : *element) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
 // ---- Transaction -----------------------------------------------------------
 
 struct Transaction::Impl {
@@ -120,9 +138,27 @@ void Transaction::commit() {
 
 // ---- Connection ------------------------------------------------------------
 
+namespace {
+
+// Counts the notifications of one channel into `pending`.
+class CountingReceiver : public pqxx::notification_receiver {
+ public:
+  CountingReceiver(pqxx::connection_base& conn, const std::string& channel, int& pending)
+      : pqxx::notification_receiver(conn, channel), pending_(pending) {}
+  void operator()(const std::string&, int) override { ++pending_; }
+
+ private:
+  int& pending_;
+};
+
+}  // namespace
+
 struct Connection::Impl {
   explicit Impl(const std::string& conninfo) : conn(conninfo) {}
   pqxx::connection conn;
+  // Declared after conn: a receiver unregisters from it when destroyed.
+  std::vector<std::unique_ptr<CountingReceiver>> receivers;
+  int pending_notifications = 0;
 };
 
 Connection::Connection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -183,6 +219,29 @@ std::string Connection::describe() const {
 }
 
 int Connection::backend_pid() const { return impl_->conn.backendpid(); }
+
+void Connection::listen(const std::string& channel) {
+  try {
+    impl_->receivers.push_back(
+        std::make_unique<CountingReceiver>(impl_->conn, channel, impl_->pending_notifications));
+  } catch (...) {
+    rethrow_translated("cannot LISTEN on " + channel, impl_->conn.is_open());
+  }
+}
+
+int Connection::await_notifications(std::chrono::milliseconds timeout) {
+  try {
+    impl_->conn.get_notifs();
+    if (impl_->pending_notifications == 0 && timeout.count() > 0) {
+      const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
+      impl_->conn.await_notification(static_cast<long>(micros / 1000000),
+                                     static_cast<long>(micros % 1000000));
+    }
+  } catch (...) {
+    rethrow_translated("waiting for notifications", impl_->conn.is_open());
+  }
+  return std::exchange(impl_->pending_notifications, 0);
+}
 
 std::string redact_conninfo(const std::string& conninfo) {
   if (conninfo.empty()) return "libpq defaults";

@@ -21,13 +21,29 @@ std::string identifier(const std::string& name) {
   return "\"" + name + "\"";
 }
 
-std::string bigint_array(const std::vector<Job>& jobs) {
-  std::string out = "{";
-  for (const auto& job : jobs) {
-    if (out.size() > 1) out += ',';
-    out += std::to_string(job.id);
-  }
-  return out + "}";
+Param ids_of(const std::vector<Job>& jobs) {
+  std::vector<std::int64_t> ids;
+  ids.reserve(jobs.size());
+  for (const auto& job : jobs) ids.push_back(job.id);
+  return to_array_param(ids);
+}
+
+Param tokens_of(const std::vector<Job>& jobs) {
+  std::vector<std::optional<std::string>> tokens;
+  tokens.reserve(jobs.size());
+  for (const auto& job : jobs) tokens.push_back(job.lease_token);
+  return to_array_param(tokens);
+}
+
+std::vector<std::int64_t> ids_in(const Rows& rows, std::string_view column) {
+  std::vector<std::int64_t> ids;
+  ids.reserve(rows.size());
+  for (const auto& row : rows) ids.push_back(row.integer(column));
+  return ids;
+}
+
+std::string attempt_line(const Job& job, const std::string& line) {
+  return "attempt " + std::to_string(job.attempt_count) + ": " + line;
 }
 
 }  // namespace
@@ -79,16 +95,49 @@ JobStore::JobStore(JobTypeSpec spec) : spec_(std::move(spec)) {
   load_type_rows_sql_ = "SELECT t.job, t." + target +
                         " AS target_id, t.job_type AS type_code, t.json_data FROM " + table +
                         " AS t WHERE t.job = ANY($1::bigint[])";
+  // Ids are drawn first, so both inserts and the result line up with the
+  // requests by their ordinal n. The foreign key from the type row to job is
+  // checked at the end of the statement, when both inserts are done.
+  insert_many_sql_ =
+      "WITH input AS MATERIALIZED ("
+      " SELECT nextval(pg_get_serial_sequence('job', 'id')) AS id, r.*"
+      " FROM unnest($2::bigint[], $3::jsonb[], $4::text[], $5::integer[], $6::smallint[],"
+      "             $7::text[], $8::text[])"
+      " WITH ORDINALITY AS r(target, metadata, scheduled_start, max_retries, priority,"
+      "                      requester, reason, n)),"
+      " jobs AS (INSERT INTO job (id, job_type, requester, reason, priority, scheduled_start,"
+      "                           max_retries)"
+      "  SELECT id, $1, requester, reason, priority, scheduled_start::timestamptz, max_retries"
+      "  FROM input ORDER BY n),"
+      " typed AS (INSERT INTO " + table + " (job, " + target + ", job_type, json_data)"
+      "  SELECT id, target, $9, metadata FROM input ORDER BY n)"
+      " SELECT id FROM input ORDER BY n";
+  pending_for_targets_sql_ = "SELECT t." + target + " AS target, t.job FROM " + table +
+                             " AS t JOIN job AS j ON j.id = t.job WHERE t." + target +
+                             " = ANY($1::bigint[]) AND t.job_type = $2 AND j.status IN (0, 1, 4)"
+                             " LIMIT 1";
+  missing_targets_sql_ = "SELECT wanted.id FROM unnest($1::bigint[]) AS wanted(id)"
+                         " WHERE NOT EXISTS (SELECT 1 FROM " + identifier(spec_.target_table) +
+                         " AS target WHERE target.id = wanted.id) LIMIT 1";
+}
+
+void JobStore::check(const EnqueueRequest& request, const std::string& which) const {
+  if (!request.metadata.is_object()) {
+    throw BadInput("the metadata of a " + spec_.display_name + " must be a JSON object, not " +
+                   std::string(request.metadata.type_name()) + which);
+  }
+  if (request.max_retries && *request.max_retries < 0) {
+    throw BadInput("max_retries must be 0 or more, not " + std::to_string(*request.max_retries) +
+                   which);
+  }
+}
+
+std::string JobStore::no_target_message(std::int64_t target_id) const {
+  return "there is no " + spec_.target_table + " with id " + std::to_string(target_id);
 }
 
 std::int64_t JobStore::enqueue(Transaction& tx, const EnqueueRequest& request) const {
-  if (!request.metadata.is_object()) {
-    throw BadInput("the metadata of a " + spec_.display_name + " must be a JSON object, not " +
-                   std::string(request.metadata.type_name()));
-  }
-  if (request.max_retries && *request.max_retries < 0) {
-    throw BadInput("max_retries must be 0 or more, not " + std::to_string(*request.max_retries));
-  }
+  check(request, "");
   if (spec_.one_pending_per_target) {
     // Serialises enqueues for one target so the check below cannot race.
     tx.exec("SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))", spec_.name,
@@ -109,11 +158,67 @@ std::int64_t JobStore::enqueue(Transaction& tx, const EnqueueRequest& request) c
     return id;
   } catch (const SqlError& e) {
     if (e.sqlstate() == sqlstate::foreign_key_violation) {
-      throw BadInput("there is no " + spec_.target_table + " with id " +
-                     std::to_string(request.target_id));
+      throw BadInput(no_target_message(request.target_id));
     }
     if (sqlstate::is_bad_time_input(e.sqlstate())) {
       throw BadInput("invalid start time '" + request.scheduled_start.value_or("") + "': " + e.what());
+    }
+    throw;
+  }
+}
+
+std::vector<std::int64_t> JobStore::enqueue_many(
+    Transaction& tx, const std::vector<EnqueueRequest>& requests) const {
+  if (requests.empty()) return {};
+  std::vector<std::int64_t> targets;
+  std::vector<nlohmann::json> metadata;
+  std::vector<std::optional<std::string>> starts, requesters, reasons;
+  std::vector<int> max_retries, priorities;
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    const auto& r = requests[i];
+    check(r, " (job " + std::to_string(i + 1) + " of " + std::to_string(requests.size()) + ")");
+    targets.push_back(r.target_id);
+    metadata.push_back(r.metadata);
+    starts.push_back(r.scheduled_start);
+    max_retries.push_back(r.max_retries.value_or(spec_.default_max_retries));
+    priorities.push_back(r.priority);
+    requesters.push_back(r.requester);
+    reasons.push_back(r.reason);
+  }
+  std::vector<std::int64_t> distinct = targets;
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  const auto distinct_param = to_array_param(distinct);
+  if (auto missing = tx.exec(missing_targets_sql_, distinct_param); !missing.empty()) {
+    throw BadInput(no_target_message(missing.front().integer("id")));
+  }
+  if (spec_.one_pending_per_target) {
+    if (distinct.size() != targets.size()) {
+      throw DuplicateJob("a batch of " + spec_.display_name + "s names one " +
+                         spec_.target_table + " twice; only one job per " + spec_.target_table +
+                         " may be pending");
+    }
+    // The same locks as enqueue(), taken in id order so that two batches
+    // cannot deadlock.
+    tx.exec("SELECT count(pg_advisory_xact_lock(hashtext($1), hashtext(t::text)))"
+            " FROM unnest($2::bigint[]) AS t",
+            spec_.name, distinct_param);
+    auto pending = tx.exec(pending_for_targets_sql_, distinct_param, spec_.type_code);
+    if (!pending.empty()) {
+      throw DuplicateJob("a " + spec_.display_name + " for " + spec_.target_table + " " +
+                         pending.front().text("target") + " is already pending (job " +
+                         pending.front().text("job") + ")");
+    }
+  }
+  try {
+    return ids_in(tx.exec(insert_many_sql_, spec_.name, to_array_param(targets),
+                          to_array_param(metadata), to_array_param(starts),
+                          to_array_param(max_retries), to_array_param(priorities),
+                          to_array_param(requesters), to_array_param(reasons), spec_.type_code),
+                  "id");
+  } catch (const SqlError& e) {
+    if (sqlstate::is_bad_time_input(e.sqlstate())) {
+      throw BadInput(std::string("invalid start time in the batch: ") + e.what());
     }
     throw;
   }
@@ -125,7 +230,7 @@ std::vector<Job> JobStore::load(Transaction& tx, Rows rows) const {
   for (const auto& row : rows) jobs.push_back(job_from_row(row));
   if (jobs.empty()) return jobs;
   std::map<std::int64_t, const Row*> by_job;
-  auto type_rows = tx.exec(load_type_rows_sql_, bigint_array(jobs));
+  auto type_rows = tx.exec(load_type_rows_sql_, ids_of(jobs));
   for (const auto& row : type_rows) by_job[row.integer("job")] = &row;
   for (auto& job : jobs) {
     auto it = by_job.find(job.id);
@@ -161,7 +266,31 @@ std::vector<Job> JobStore::claim(Transaction& tx, int limit, Duration lease,
 }
 
 bool JobStore::heartbeat(Transaction& tx, const Job& job, Duration lease) const {
-  return !tx.exec(query("job_heartbeat"), job.id, job.lease_token, lease.count()).empty();
+  return !heartbeat_many(tx, {job}, lease).empty();
+}
+
+std::vector<std::int64_t> JobStore::heartbeat_many(Transaction& tx, const std::vector<Job>& jobs,
+                                                   Duration lease) const {
+  if (jobs.empty()) return {};
+  return ids_in(tx.exec(query("job_heartbeat"), ids_of(jobs), tokens_of(jobs), lease.count()),
+                "id");
+}
+
+std::vector<std::int64_t> JobStore::complete_many(Transaction& tx, const std::vector<Job>& jobs,
+                                                  const std::string& log_line) const {
+  if (jobs.empty()) return {};
+  std::vector<std::string> lines;
+  lines.reserve(jobs.size());
+  for (const auto& job : jobs) lines.push_back(attempt_line(job, log_line));
+  return ids_in(tx.exec(query("job_complete_many"), ids_of(jobs), tokens_of(jobs),
+                        to_array_param(lines), kJobLogLimit),
+                "id");
+}
+
+std::optional<Duration> JobStore::next_due(Transaction& tx) const {
+  const auto due = tx.exec(query("job_next_due"), spec_.name).front().opt_int("due_in_ms");
+  if (!due) return std::nullopt;
+  return Duration(std::max<std::int64_t>(*due, 0));
 }
 
 std::vector<Job> JobStore::lock_expired(Transaction& tx, int limit) const {
@@ -173,8 +302,7 @@ bool JobStore::finish(Transaction& tx, const Job& job, const Decision& decision)
   std::optional<std::int64_t> retry_ms;
   if (decision.retry_after) retry_ms = decision.retry_after->count();
   auto rows = tx.exec(query("job_finish"), job.id, job.lease_token,
-                      static_cast<int>(decision.next), retry_ms,
-                      "attempt " + std::to_string(job.attempt_count) + ": " + decision.log_line,
+                      static_cast<int>(decision.next), retry_ms, attempt_line(job, decision.log_line),
                       kJobLogLimit);
   return !rows.empty();
 }

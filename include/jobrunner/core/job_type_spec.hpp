@@ -34,6 +34,12 @@ struct JobTypeSpec {
   std::optional<Duration> job_timeout;
   // With isolation: RLIMIT_AS of the child, in bytes.
   std::optional<std::uint64_t> memory_limit;
+  // The type's jobs do no database work of their own (they implement
+  // NonTransactionalJob), so COMPLETED need not commit with their work: a
+  // runner writes the completions of many jobs in one statement. The price:
+  // a runner that dies between a job's end and that write (at most a few
+  // milliseconds) leaves a job that ran, which is rescued and runs again.
+  bool batch_completions = false;
 };
 
 }  // namespace jobrunner

@@ -2,6 +2,7 @@
 // A connection to PostgreSQL and its transactions. This header hides libpqxx
 // so that only src/pg/ depends on it; job types run SQL through Transaction.
 
+#include <chrono>
 #include <concepts>
 #include <cstdint>
 #include <memory>
@@ -48,6 +49,16 @@ template <typename T>
 Param to_param(const std::optional<T>& value) {
   if (!value) return std::nullopt;
   return to_param(*value);
+}
+// A PostgreSQL array literal ("{1,2,NULL}") of the elements, each quoted, so
+// that many rows travel as one parameter (unnest($1::bigint[])).
+Param to_array_param(const std::vector<Param>& elements);
+template <typename T>
+Param to_array_param(const std::vector<T>& values) {
+  std::vector<Param> elements;
+  elements.reserve(values.size());
+  for (const auto& value : values) elements.push_back(to_param(value));
+  return to_array_param(elements);
 }
 
 // One result row; columns are looked up by name. The typed getters throw
@@ -123,6 +134,14 @@ class Connection {
   std::string describe() const;
   // The server's backend process id, for tests that terminate it.
   int backend_pid() const;
+
+  // LISTEN on a channel (NOTIFY). Notifications that arrive, also during
+  // transactions, are counted until await_notifications() collects them.
+  void listen(const std::string& channel);
+  // Waits up to `timeout` for notifications on the channels listened to;
+  // returns how many arrived since the last call (0 after the timeout),
+  // without waiting if some already had. Throws DatabaseUnavailable.
+  int await_notifications(std::chrono::milliseconds timeout);
 
  private:
   struct Impl;

@@ -45,6 +45,14 @@ class JobStore {
   // exists for the target) and writes nothing then.
   std::int64_t enqueue(Transaction& tx, const EnqueueRequest& request) const;
 
+  // Bulk enqueue: inserts all the jobs and their type rows in one statement
+  // (plus one statement for the pending check of types that have it) and
+  // returns their ids in the order of `requests`. All or nothing: the same
+  // errors as enqueue(), naming the first offending request, and nothing
+  // written then. Daemons get one notification for the whole batch.
+  std::vector<std::int64_t> enqueue_many(Transaction& tx,
+                                         const std::vector<EnqueueRequest>& requests) const;
+
   // The job of this type with that id; NotFound if there is none or it is of
   // another type.
   Job get(Transaction& tx, std::int64_t id) const;
@@ -59,6 +67,10 @@ class JobStore {
 
   // Extends the lease; false when the lease was lost.
   bool heartbeat(Transaction& tx, const Job& job, Duration lease) const;
+  // Extends the leases of all `jobs` in one statement; returns the ids whose
+  // lease is still held (the others were lost).
+  std::vector<std::int64_t> heartbeat_many(Transaction& tx, const std::vector<Job>& jobs,
+                                           Duration lease) const;
 
   // RUNNING jobs of this type whose lease expired, locked for rescue.
   std::vector<Job> lock_expired(Transaction& tx, int limit) const;
@@ -66,6 +78,16 @@ class JobStore {
   // Writes a decision about a RUNNING job that `job.lease_token` still holds;
   // false (and nothing written) when the lease was lost.
   bool finish(Transaction& tx, const Job& job, const Decision& decision) const;
+
+  // Records COMPLETED for many jobs in one statement (batch completions),
+  // logging "attempt N: <log_line>" for each. Returns the ids completed; a
+  // job missing there had lost its lease, and nothing was written for it.
+  std::vector<std::int64_t> complete_many(Transaction& tx, const std::vector<Job>& jobs,
+                                          const std::string& log_line) const;
+
+  // How long until the next scheduled WAITING job of this type comes due;
+  // nullopt when none is scheduled.
+  std::optional<Duration> next_due(Transaction& tx) const;
 
   // Returns a RUNNING job this runner holds to WAITING without counting the
   // attempt (graceful shutdown); false when the lease was already lost.
@@ -84,6 +106,12 @@ class JobStore {
 
  private:
   std::vector<Job> load(Transaction& tx, Rows rows) const;
+  void check(const EnqueueRequest& request, const std::string& which) const;
+  std::string no_target_message(std::int64_t target_id) const;
+
+  std::string insert_many_sql_;
+  std::string pending_for_targets_sql_;
+  std::string missing_targets_sql_;
 
   JobTypeSpec spec_;
   std::string insert_type_row_sql_;

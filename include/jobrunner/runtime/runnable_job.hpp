@@ -36,6 +36,18 @@ class RunnableJob {
   Job job_;
 };
 
+// A job whose work is outside this database (a mail, a call to another
+// service) or nothing at all. It gets no transaction, and its type may set
+// JobTypeSpec::batch_completions so that runners record its COMPLETED in
+// batches, without a transaction per job.
+class NonTransactionalJob : public RunnableJob {
+ public:
+  using RunnableJob::RunnableJob;
+  // Does the work; outcomes are thrown as for run().
+  virtual void perform() = 0;
+  void run(pg::Transaction&) final { perform(); }
+};
+
 // A job type as the runtime knows it: the store's spec and a factory.
 struct JobType {
   JobTypeSpec spec;
