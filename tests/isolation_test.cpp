@@ -19,6 +19,7 @@
 #include "jobrunner/runtime/notification_hook.hpp"
 #include "jobrunner/runtime/runner.hpp"
 #include "program.hpp"
+#include "runner_process_test.hpp"
 #include "test_database.hpp"
 
 namespace jobrunner {
@@ -26,12 +27,10 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-using testing::DatabaseTest;
 using testing::eventually;
 using testing::Program;
 using testing::ProcessResult;
 
-constexpr std::int64_t kWaiting = 0, kRunning = 1, kCompleted = 2, kFailed = 3;
 constexpr std::uint64_t kMiB = 1024 * 1024;
 
 
@@ -41,25 +40,10 @@ struct ErrorReportRow {
   std::string message;
 };
 
-class IsolationTest : public DatabaseTest {
+class IsolationTest : public testing::RunnerProcessTest {
  protected:
-  std::int64_t enqueue(nlohmann::json metadata, std::optional<int> max_retries = std::nullopt) {
-    const auto foo = db.make_foo();
-    auto conn = db.connect();
-    auto tx = conn.begin();
-    const auto id = store.enqueue(
-        tx, {.target_id = foo, .metadata = std::move(metadata), .max_retries = max_retries});
-    tx.commit();
-    return id;
-  }
-
-  std::vector<std::string> run_foo_jobs_argv(const std::vector<std::string>& options) const {
-    std::vector<std::string> argv{testing::bin("run-foo-jobs"), "--db", db.conninfo()};
-    argv.insert(argv.end(), options.begin(), options.end());
-    return argv;
-  }
   ProcessResult run_foo_jobs(const std::vector<std::string>& options) const {
-    return testing::run_program(run_foo_jobs_argv(options));
+    return testing::run_program(runner_argv(options));
   }
 
   // An in-process runner of FooJobs with `options` (owner filled in).
@@ -71,18 +55,6 @@ class IsolationTest : public DatabaseTest {
     return runner.run_once();
   }
 
-  std::int64_t status_of(std::int64_t id) const {
-    return db.scalar("SELECT status FROM job WHERE id = $1", id);
-  }
-  std::int64_t attempts_of(std::int64_t id) const {
-    return db.scalar("SELECT attempt_count FROM job WHERE id = $1", id);
-  }
-  std::int64_t frozzles_of(std::int64_t id) const {
-    return db.scalar("SELECT count(*) FROM foo_frozzle WHERE job = $1", id);
-  }
-  std::string log_of(std::int64_t id) const {
-    return db.sql("SELECT coalesce(log, '') AS log FROM job WHERE id = $1", id).at(0).text("log");
-  }
   std::vector<ErrorReportRow> error_reports_of(std::int64_t id) const {
     std::vector<ErrorReportRow> out;
     for (const auto& row :
@@ -91,15 +63,13 @@ class IsolationTest : public DatabaseTest {
     }
     return out;
   }
-
-  pg::JobStore store{foo::foo_job_type().spec};
 };
 
 // ---- Leases and heartbeats --------------------------------------------------
 
 TEST_F(IsolationTest, heartbeats_keep_the_lease_of_a_job_that_runs_longer_than_its_lease) {
   const auto id = enqueue({{"work_ms", 3000}});
-  Program runner(run_foo_jobs_argv({"--lease", "1s"}));
+  Program runner(runner_argv({"--lease", "1s"}));
 
   ASSERT_TRUE(eventually([&] { return status_of(id) != kWaiting; })) << "never claimed";
   int samples = 0, samples_past_first_lease = 0, expired_samples = 0;

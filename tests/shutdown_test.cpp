@@ -20,6 +20,7 @@
 #include "foo/foo_job.hpp"
 #include "jobrunner/pg/job_store.hpp"
 #include "program.hpp"
+#include "runner_process_test.hpp"
 #include "test_database.hpp"
 
 namespace jobrunner {
@@ -27,12 +28,10 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-using testing::DatabaseTest;
 using testing::eventually;
 using testing::Program;
 using testing::ProcessResult;
 
-constexpr std::int64_t kWaiting = 0, kRunning = 1, kCompleted = 2;
 
 
 // The state letter of a process from /proc/<pid>/stat ('Z' for a zombie), or
@@ -68,58 +67,14 @@ std::vector<int> children_of(int parent) {
 }
 
 
-class ShutdownTest : public DatabaseTest {
- protected:
-  std::int64_t enqueue(nlohmann::json metadata = nlohmann::json::object()) {
-    const auto foo = db.make_foo();
-    auto conn = db.connect();
-    auto tx = conn.begin();
-    const auto id = store.enqueue(tx, {.target_id = foo, .metadata = std::move(metadata)});
-    tx.commit();
-    return id;
-  }
-
-  std::vector<std::string> run_foo_jobs_argv(const std::vector<std::string>& options) const {
-    std::vector<std::string> argv{testing::bin("run-foo-jobs"), "--db", db.conninfo()};
-    argv.insert(argv.end(), options.begin(), options.end());
-    return argv;
-  }
-
-  std::int64_t status_of(std::int64_t id) const {
-    return db.scalar("SELECT status FROM job WHERE id = $1", id);
-  }
-  std::int64_t attempts_of(std::int64_t id) const {
-    return db.scalar("SELECT attempt_count FROM job WHERE id = $1", id);
-  }
-  std::int64_t frozzles_of(std::int64_t id) const {
-    return db.scalar("SELECT count(*) FROM foo_frozzle WHERE job = $1", id);
-  }
-  std::string log_of(std::int64_t id) const {
-    return db.sql("SELECT coalesce(log, '') AS log FROM job WHERE id = $1", id).at(0).text("log");
-  }
-  bool lease_cleared(std::int64_t id) const {
-    return db.scalar(
-               "SELECT count(*) FROM job WHERE id = $1 AND lease_token IS NULL AND "
-               "lease_owner IS NULL AND lease_expires IS NULL",
-               id) == 1;
-  }
-  bool holds_lease(std::int64_t id) const {
-    return db.scalar(
-               "SELECT count(*) FROM job WHERE id = $1 AND lease_token IS NOT NULL AND "
-               "lease_expires > now()",
-               id) == 1;
-  }
-  bool running(std::int64_t id) const { return status_of(id) == kRunning; }
-
-  pg::JobStore store{foo::foo_job_type().spec};
-};
+using ShutdownTest = testing::RunnerProcessTest;
 
 // ---- The first signal -------------------------------------------------------
 
 TEST_F(ShutdownTest, sigterm_lets_the_running_job_finish_and_claims_nothing_more) {
   const auto first = enqueue({{"work_ms", 2500}});
   const auto later = enqueue();
-  Program runner(run_foo_jobs_argv({"--grace", "10s"}));
+  Program runner(runner_argv({"--grace", "10s"}));
   ASSERT_TRUE(eventually([&] { return running(first); }));
 
   runner.signal(SIGTERM);
@@ -138,7 +93,7 @@ TEST_F(ShutdownTest, sigterm_lets_the_running_job_finish_and_claims_nothing_more
 
 TEST_F(ShutdownTest, past_the_grace_period_the_running_job_is_given_back_uncounted) {
   const auto id = enqueue({{"work_ms", 30000}});
-  Program runner(run_foo_jobs_argv({"--grace", "1s"}));
+  Program runner(runner_argv({"--grace", "1s"}));
   ASSERT_TRUE(eventually([&] { return running(id); }));
 
   const auto signalled = Clock::now();
@@ -159,7 +114,7 @@ TEST_F(ShutdownTest, past_the_grace_period_the_running_job_is_given_back_uncount
 
 TEST_F(ShutdownTest, past_the_grace_period_an_isolated_job_is_killed_and_given_back) {
   const auto id = enqueue({{"work_ms", 30000}});
-  Program runner(run_foo_jobs_argv({"--isolate", "--grace", "1s"}));
+  Program runner(runner_argv({"--isolate", "--grace", "1s"}));
   std::vector<int> children;
   ASSERT_TRUE(eventually([&] {
     children = children_of(runner.pid());
@@ -192,7 +147,7 @@ TEST_F(ShutdownTest, past_the_grace_period_an_isolated_job_is_killed_and_given_b
 
 TEST_F(ShutdownTest, a_second_signal_exits_at_once_and_the_next_run_rescues_the_job) {
   const auto id = enqueue({{"work_ms", 30000}});
-  Program runner(run_foo_jobs_argv({}));  // the default grace: 30s
+  Program runner(runner_argv({}));  // the default grace: 30s
   ASSERT_TRUE(eventually([&] { return running(id); }));
 
   const auto signalled = Clock::now();
@@ -214,7 +169,7 @@ TEST_F(ShutdownTest, a_second_signal_exits_at_once_and_the_next_run_rescues_the_
   // Its lease runs out (sooner than 5 minutes), and the job is made quick.
   db.sql("UPDATE job SET lease_expires = now() - interval '1 minute' WHERE id = $1", id);
   db.sql("UPDATE foojob SET json_data = '{}'::jsonb WHERE job = $1", id);
-  const auto rescue = testing::run_program(run_foo_jobs_argv({}));
+  const auto rescue = testing::run_program(runner_argv({}));
 
   EXPECT_EQ(rescue.exit_code, 0) << rescue.err;
   EXPECT_NE(rescue.err.find("Rescued 1 FooJobs"), std::string::npos) << rescue.err;
@@ -226,7 +181,7 @@ TEST_F(ShutdownTest, a_second_signal_exits_at_once_and_the_next_run_rescues_the_
 
 TEST_F(ShutdownTest, a_second_signal_kills_the_isolated_job_with_the_runner) {
   const auto id = enqueue({{"work_ms", 30000}});
-  Program runner(run_foo_jobs_argv({"--isolate"}));
+  Program runner(runner_argv({"--isolate"}));
   std::vector<int> children;
   ASSERT_TRUE(eventually([&] {
     children = children_of(runner.pid());
@@ -257,7 +212,7 @@ TEST_F(ShutdownTest, a_second_signal_kills_the_isolated_job_with_the_runner) {
 // ---- Daemon mode ------------------------------------------------------------
 
 TEST_F(ShutdownTest, a_daemon_runs_a_job_enqueued_after_it_started_and_stops_cleanly_on_sigterm) {
-  Program daemon(run_foo_jobs_argv({"--daemon", "--poll-interval", "100ms"}));
+  Program daemon(runner_argv({"--daemon", "--poll-interval", "100ms"}));
   ASSERT_TRUE(eventually([&] { return db.scalar("SELECT count(*) FROM runner_run") == 1; }))
       << "the daemon never started";
   // Let it find the queue empty a few times: a cron run would have exited.

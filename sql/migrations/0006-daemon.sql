@@ -3,7 +3,8 @@
 -- and end-to-end checks of an installation.
 
 -- Wakes the daemons of a job type (channel jobrunner_<job_type>) when jobs
--- of that type become ready. The payload is empty on purpose: PostgreSQL
+-- of that type become WAITING: ready now, or scheduled (the daemon then
+-- sleeps until the earliest comes due). The payload is empty on purpose: PostgreSQL
 -- delivers one notification per channel and payload per transaction, so a
 -- burst of enqueues in one transaction (or one bulk INSERT) sends one
 -- notification per type. A daemon only needs to know that it should claim.
@@ -13,9 +14,7 @@ BEGIN
     IF TG_LEVEL = 'STATEMENT' THEN
         -- AFTER INSERT ... FOR EACH STATEMENT: one notification per type.
         PERFORM pg_notify('jobrunner_' || t.job_type, '')
-        FROM (SELECT DISTINCT i.job_type FROM inserted_jobs AS i
-              WHERE i.status = 0
-                AND (i.scheduled_start IS NULL OR i.scheduled_start <= now())) AS t;
+        FROM (SELECT DISTINCT i.job_type FROM inserted_jobs AS i WHERE i.status = 0) AS t;
     ELSE
         -- AFTER UPDATE ... FOR EACH ROW, filtered by the trigger's WHEN.
         PERFORM pg_notify('jobrunner_' || NEW.job_type, '');
@@ -24,7 +23,7 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION job_notify_ready() IS 'Sends NOTIFY jobrunner_<job_type> when jobs of that type become ready, so daemons (run-<type>-jobs --daemon) claim at once.';
+COMMENT ON FUNCTION job_notify_ready() IS 'Sends NOTIFY jobrunner_<job_type> when jobs of that type become WAITING, so daemons (run-<type>-jobs --daemon) claim at once, or sleep until a scheduled job is due.';
 
 CREATE TRIGGER job__notify_ready__insert
     AFTER INSERT ON job
@@ -32,13 +31,12 @@ CREATE TRIGGER job__notify_ready__insert
     FOR EACH STATEMENT EXECUTE FUNCTION job_notify_ready();
 
 -- Claims and finishes update job rows all the time; the WHEN clause keeps
--- them free of any trigger call unless a job moves back to a ready WAITING
--- (jobctl resume/retry, a runner's give-back on shutdown).
+-- them free of any trigger call unless a job moves back to WAITING (a retry,
+-- jobctl resume/retry, a runner's give-back on shutdown).
 CREATE TRIGGER job__notify_ready__update
     AFTER UPDATE OF status ON job
     FOR EACH ROW
-    WHEN (NEW.status = 0 AND OLD.status <> 0
-          AND (NEW.scheduled_start IS NULL OR NEW.scheduled_start <= now()))
+    WHEN (NEW.status = 0 AND OLD.status <> 0)
     EXECUTE FUNCTION job_notify_ready();
 
 -- The no-op job type: a NoopJob does nothing to its foo and completes. Its

@@ -81,6 +81,7 @@ std::string help_footer(const JobType& type, const std::string& name) {
          "  " + name + " --db 'dbname=app user=jobrunner_" + type.spec.name +
          "_runner' --limit 100\n"
          "  DATABASE_URL=postgresql://host/app " + name + " --max-runtime 55s --log-format json\n"
+         "  " + name + " --daemon --concurrency 8\n"
          "  " + name + " --daemon --isolate --job-timeout 10m --memory-limit 1G\n";
 }
 
@@ -100,6 +101,7 @@ int runner_main(int argc, char** argv, const JobType& type) {
   RunnerOptions options;
   bool daemon = false;
   bool isolate = false;
+  bool no_listen = false;
   std::optional<std::string> max_runtime, lease, retry_delay, job_timeout, memory_limit, retention;
   std::string grace = format_duration(options.grace);
   std::string poll_interval = format_duration(options.poll_interval);
@@ -121,6 +123,13 @@ int runner_main(int argc, char** argv, const JobType& type) {
                  "Delay before a job that hit a retry error runs again (default " +
                      format_duration(type.spec.retry.retry_delay) + ")")
       ->check(duration_validator());
+  app.add_option("--concurrency", options.concurrency,
+                 "Run up to N jobs at once (threads, each with its own database connection; "
+                 "with --isolate, N child processes). One claim takes as many ready jobs as "
+                 "there are free slots")
+      ->type_name("N")
+      ->check(CLI::Range(1, kMaxConcurrency))
+      ->capture_default_str();
   app.add_flag("--isolate", isolate,
                std::string("Run each job in a forked child process, so a crash, hang or leak "
                            "costs one job, not the runner") +
@@ -138,12 +147,18 @@ int runner_main(int argc, char** argv, const JobType& type) {
       ->check(duration_validator())
       ->capture_default_str();
   app.add_flag("--daemon", daemon,
-               "Keep running: look for ready jobs every --poll-interval until stopped. Several "
-               "daemons of one type may run at once (the type's lock is for cron runs)");
+               "Keep running until stopped: new jobs wake the daemon at once (LISTEN/NOTIFY), "
+               "scheduled ones when they come due; it reconnects after losing the database "
+               "(waiting 1s, doubling up to 30s). Several daemons of one type may run at once "
+               "(the type's lock is for cron runs)");
   app.add_option("--poll-interval", poll_interval,
-                 "Daemon mode: how long to wait when no job is ready")
+                 "Daemon mode: the longest wait when no job is ready; also how often expired "
+                 "leases are rescued and a pause is noticed")
       ->check(duration_validator())
       ->capture_default_str();
+  app.add_flag("--no-listen", no_listen,
+               "Daemon mode: do not LISTEN for new jobs, only poll every --poll-interval (for "
+               "connections through a transaction-pooling proxy such as PgBouncer)");
   app.add_option("--retention", retention,
                  "Delete this type's finished jobs (COMPLETED, FAILED, CANCELLED) that finished "
                  "more than DURATION ago, in batches, at the end of the run (a daemon: also "
@@ -159,6 +174,7 @@ int runner_main(int argc, char** argv, const JobType& type) {
   if (job_timeout) options.job_timeout = parse_duration(*job_timeout);
   if (memory_limit) options.memory_limit = parse_byte_size(*memory_limit);
   if (isolate) options.isolate = true;
+  options.listen = !no_listen;
   options.grace = parse_duration(grace);
   options.poll_interval = parse_duration(poll_interval);
   const auto host = hostname();
@@ -203,9 +219,20 @@ int runner_main(int argc, char** argv, const JobType& type) {
     std::optional<Duration> retention_period;
     if (retention) retention_period = parse_duration(*retention);
     if (daemon) options.housekeeping = daemon_housekeeping(type, retention_period);
+    // A graceful stop whose grace period ran out ends the process from the
+    // lease keeper: the run is recorded there.
+    options.before_exit = [run_id](pg::Connection& keeper_conn, const RunStats& stats) {
+      auto tx = keeper_conn.begin();
+      pg::finish_runner_run(tx, run_id, stats.completed, stats.not_completed, exit_code::ok);
+      tx.commit();
+    };
     RecordingNotificationHook hook;
     Runner runner(conn, type, options, hook);
-    if (daemon) spdlog::info("running as a daemon; SIGTERM stops it");
+    if (daemon) {
+      spdlog::info("running as a daemon ({}, concurrency {}{}); SIGTERM stops it",
+                   options.listen ? "listening for new jobs" : "polling only",
+                   options.concurrency, runner.isolated() ? ", isolated" : "");
+    }
     const auto stats = daemon ? runner.run_daemon() : runner.run_once();
     if (stats.rescued > 0) {
       spdlog::info("Rescued {} {}s whose runner had died.", stats.rescued, type.spec.display_name);

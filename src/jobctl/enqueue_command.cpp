@@ -194,13 +194,17 @@ int enqueue(pg::Connection& conn, const EnqueueOptions& o, bool json) {
     items.push_back(item_from_options(o));
   }
 
-  // All in one transaction: every job is written, or (on any error) none.
+  // All in one statement: every job is written, or (on any error) none.
   const pg::JobStore store(type.spec);
   auto tx = conn.begin();
-  std::vector<std::int64_t> ids;
-  for (auto& item : items) {
-    const std::string where = item.line > 0 ? "line " + std::to_string(item.line) + ": " : "";
-    const std::string nothing = items.size() > 1 ? "; nothing was written" : "";
+  const auto where = [&](std::size_t index) {
+    return items[index].line > 0 ? "line " + std::to_string(items[index].line) : std::string();
+  };
+  const std::string nothing = items.size() > 1 ? "; nothing was written" : "";
+  std::vector<pg::EnqueueRequest> requests;
+  requests.reserve(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    auto& item = items[i];
     try {
       if (item.in) {
         item.request.scheduled_start = pg::time_from_now(tx, *item.in);
@@ -208,12 +212,20 @@ int enqueue(pg::Connection& conn, const EnqueueOptions& o, bool json) {
         item.request.scheduled_start = pg::resolve_time(tx, *item.at, item.line > 0 ? "\"at\"" : "--at",
                                                         /*durations_mean_ago=*/false);
       }
-      ids.push_back(store.enqueue(tx, item.request));
     } catch (const BadInput& e) {
-      throw BadInput(where + e.what() + nothing);
-    } catch (const DuplicateJob& e) {
-      throw DuplicateJob(where + e.what() + nothing);
+      throw BadInput((item.line > 0 ? where(i) + ": " : "") + e.what() + nothing);
     }
+    requests.push_back(item.request);
+  }
+  std::vector<std::int64_t> ids;
+  try {
+    ids = items.size() == 1 && items.front().line == 0
+              ? std::vector<std::int64_t>{store.enqueue(tx, requests.front())}
+              : store.enqueue_many(tx, requests, where);
+  } catch (const BadInput& e) {
+    throw BadInput(e.what() + nothing);
+  } catch (const DuplicateJob& e) {
+    throw DuplicateJob(e.what() + nothing);
   }
   tx.commit();
 

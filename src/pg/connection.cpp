@@ -128,6 +128,11 @@ std::string Transaction::quote_name(std::string_view name) const {
   return impl_->work.quote_name(std::string(name));
 }
 
+void Transaction::commit_without_flush_wait() {
+  exec("SET LOCAL synchronous_commit = off");
+  commit();
+}
+
 void Transaction::commit() {
   try {
     impl_->work.commit();

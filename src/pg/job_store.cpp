@@ -121,14 +121,13 @@ JobStore::JobStore(JobTypeSpec spec) : spec_(std::move(spec)) {
                          " AS target WHERE target.id = wanted.id) LIMIT 1";
 }
 
-void JobStore::check(const EnqueueRequest& request, const std::string& which) const {
+void JobStore::check(const EnqueueRequest& request) const {
   if (!request.metadata.is_object()) {
     throw BadInput("the metadata of a " + spec_.display_name + " must be a JSON object, not " +
-                   std::string(request.metadata.type_name()) + which);
+                   std::string(request.metadata.type_name()));
   }
   if (request.max_retries && *request.max_retries < 0) {
-    throw BadInput("max_retries must be 0 or more, not " + std::to_string(*request.max_retries) +
-                   which);
+    throw BadInput("max_retries must be 0 or more, not " + std::to_string(*request.max_retries));
   }
 }
 
@@ -137,7 +136,7 @@ std::string JobStore::no_target_message(std::int64_t target_id) const {
 }
 
 std::int64_t JobStore::enqueue(Transaction& tx, const EnqueueRequest& request) const {
-  check(request, "");
+  check(request);
   if (spec_.one_pending_per_target) {
     // Serialises enqueues for one target so the check below cannot race.
     tx.exec("SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))", spec_.name,
@@ -168,15 +167,32 @@ std::int64_t JobStore::enqueue(Transaction& tx, const EnqueueRequest& request) c
 }
 
 std::vector<std::int64_t> JobStore::enqueue_many(
-    Transaction& tx, const std::vector<EnqueueRequest>& requests) const {
+    Transaction& tx, const std::vector<EnqueueRequest>& requests,
+    const std::function<std::string(std::size_t)>& name_of) const {
   if (requests.empty()) return {};
+  const auto name = [&](std::size_t index) {
+    if (name_of) return name_of(index);
+    return "job " + std::to_string(index + 1) + " of " + std::to_string(requests.size());
+  };
+  // The first request about each target, in target order.
+  std::map<std::int64_t, std::size_t> first_for_target;
   std::vector<std::int64_t> targets;
   std::vector<nlohmann::json> metadata;
   std::vector<std::optional<std::string>> starts, requesters, reasons;
   std::vector<int> max_retries, priorities;
   for (std::size_t i = 0; i < requests.size(); ++i) {
     const auto& r = requests[i];
-    check(r, " (job " + std::to_string(i + 1) + " of " + std::to_string(requests.size()) + ")");
+    try {
+      check(r);
+    } catch (const BadInput& e) {
+      throw BadInput(name(i) + ": " + e.what());
+    }
+    const auto [first, inserted] = first_for_target.emplace(r.target_id, i);
+    if (!inserted && spec_.one_pending_per_target) {
+      throw DuplicateJob(name(i) + ": a " + spec_.display_name + " for " + spec_.target_table +
+                         " " + std::to_string(r.target_id) + " is already pending (" +
+                         name(first->second) + ")");
+    }
     targets.push_back(r.target_id);
     metadata.push_back(r.metadata);
     starts.push_back(r.scheduled_start);
@@ -185,29 +201,25 @@ std::vector<std::int64_t> JobStore::enqueue_many(
     requesters.push_back(r.requester);
     reasons.push_back(r.reason);
   }
-  std::vector<std::int64_t> distinct = targets;
-  std::sort(distinct.begin(), distinct.end());
-  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  std::vector<std::int64_t> distinct;
+  for (const auto& [target, index] : first_for_target) distinct.push_back(target);
   const auto distinct_param = to_array_param(distinct);
   if (auto missing = tx.exec(missing_targets_sql_, distinct_param); !missing.empty()) {
-    throw BadInput(no_target_message(missing.front().integer("id")));
+    const auto target = missing.front().integer("id");
+    throw BadInput(name(first_for_target.at(target)) + ": " + no_target_message(target));
   }
   if (spec_.one_pending_per_target) {
-    if (distinct.size() != targets.size()) {
-      throw DuplicateJob("a batch of " + spec_.display_name + "s names one " +
-                         spec_.target_table + " twice; only one job per " + spec_.target_table +
-                         " may be pending");
-    }
-    // The same locks as enqueue(), taken in id order so that two batches
+    // The same locks as enqueue(), taken in target order so that two batches
     // cannot deadlock.
     tx.exec("SELECT count(pg_advisory_xact_lock(hashtext($1), hashtext(t::text)))"
             " FROM unnest($2::bigint[]) AS t",
             spec_.name, distinct_param);
     auto pending = tx.exec(pending_for_targets_sql_, distinct_param, spec_.type_code);
     if (!pending.empty()) {
-      throw DuplicateJob("a " + spec_.display_name + " for " + spec_.target_table + " " +
-                         pending.front().text("target") + " is already pending (job " +
-                         pending.front().text("job") + ")");
+      const auto target = pending.front().integer("target");
+      throw DuplicateJob(name(first_for_target.at(target)) + ": a " + spec_.display_name +
+                         " for " + spec_.target_table + " " + std::to_string(target) +
+                         " is already pending (job " + pending.front().text("job") + ")");
     }
   }
   try {

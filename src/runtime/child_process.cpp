@@ -12,6 +12,9 @@
 #include <cstring>
 #include <stdexcept>
 
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
 namespace jobrunner {
 namespace {
 
@@ -33,6 +36,19 @@ void write_all(int fd, std::string_view data) {
   signal(SIGINT, SIG_DFL);
   dup2(stderr_fd, STDERR_FILENO);
   close(stderr_fd);
+  // Every other descriptor goes: with several jobs at once, a sibling's
+  // pipes would otherwise stay open here and the parent would see their end
+  // of file only when this child ends. (The parent's database sockets are
+  // only closed, never shut down, so its connections are unharmed.)
+  if (report_fd > 3) close_range(3, static_cast<unsigned>(report_fd) - 1, 0);
+  close_range(static_cast<unsigned>(report_fd) + 1, ~0U, 0);
+  // Another thread of the parent (the lease keeper, another worker) may have
+  // held the logger's lock at fork(); the child logs through a fresh logger.
+  // Its lines reach the parent's log as the job's stderr.
+  auto logger = std::make_shared<spdlog::logger>(
+      "job", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  logger->set_pattern("%l: %v");
+  spdlog::set_default_logger(std::move(logger));
   if (limits.memory_limit) {
     const rlimit limit{*limits.memory_limit, *limits.memory_limit};
     setrlimit(RLIMIT_AS, &limit);

@@ -30,8 +30,9 @@ struct ChildResult {
 };
 
 // Forks. The child, in a process group of its own so a terminal's Ctrl-C
-// reaches only the runner, runs body() and sends its return value back;
-// it must only be called while this process has no other threads. The
+// reaches only the runner, runs body() and sends its return value back.
+// Only the calling thread exists in the child: body() must not wait for
+// locks other threads could hold (it gets a fresh default logger). The
 // parent calls started(pid) once (e.g. to start a LeaseKeeper on its own
 // thread), then on_stderr_line for each line the child writes to stderr,
 // until the child ends.

@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <vector>
+
 #include "jobrunner/runtime/stop_signal.hpp"
 
 namespace jobrunner {
@@ -14,14 +16,13 @@ constexpr Duration kTick{50};
 
 }  // namespace
 
-LeaseKeeper::LeaseKeeper(pg::Connection& conn, const pg::JobStore& store, const Job& job,
-                         Duration lease, Duration grace, std::function<void()> before_give_back)
-    : conn_(conn),
+LeaseKeeper::LeaseKeeper(std::string conninfo, const pg::JobStore& store, Duration lease,
+                         Duration grace, BeforeExit before_exit)
+    : conninfo_(std::move(conninfo)),
       store_(store),
-      job_(job),
       lease_(lease),
       grace_(grace),
-      before_give_back_(std::move(before_give_back)),
+      before_exit_(std::move(before_exit)),
       thread_([this] { loop(); }) {}
 
 LeaseKeeper::~LeaseKeeper() {
@@ -31,6 +32,22 @@ LeaseKeeper::~LeaseKeeper() {
   }
   wake_.notify_one();
   thread_.join();
+}
+
+void LeaseKeeper::hold(const Job& job) {
+  std::lock_guard lock(mutex_);
+  held_.insert_or_assign(job.id, job);
+}
+
+void LeaseKeeper::release(std::int64_t job_id) {
+  std::lock_guard lock(mutex_);
+  held_.erase(job_id);
+  lost_.erase(job_id);
+}
+
+pg::Connection& LeaseKeeper::connection() {
+  if (!conn_) conn_ = pg::Connection::open(conninfo_);
+  return *conn_;
 }
 
 void LeaseKeeper::loop() {
@@ -43,56 +60,88 @@ void LeaseKeeper::loop() {
     const auto now = Clock::now();
     if (!give_back_at && stop_requested()) {
       give_back_at = now + grace_;
-      spdlog::info("job {}: stop requested; waiting up to {} for it to finish", job_.id,
-                   format_duration(grace_));
+      if (!held_.empty()) {
+        spdlog::info("stop requested; waiting up to {} for {} running job(s) to finish",
+                     format_duration(grace_), held_.size());
+      }
     }
-    if (give_back_at && now >= *give_back_at) give_back_and_exit();
-    if (!lost_ && now >= next_heartbeat) {
-      heartbeat();
+    if (give_back_at && now >= *give_back_at && !held_.empty()) {
+      lock.unlock();
+      give_back_and_exit();
+    }
+    if (now >= next_heartbeat) {
       next_heartbeat = now + interval;
+      lock.unlock();
+      heartbeat();
+      lock.lock();
     }
   }
 }
 
 void LeaseKeeper::heartbeat() {
-  try {
-    auto tx = conn_.begin();
-    const bool held = store_.heartbeat(tx, job_, lease_);
-    tx.commit();
-    if (!held) {
-      lost_ = true;
-      spdlog::warn("job {}: lost its lease while running (rescued or moved by an operator); "
-                   "its result will be refused",
-                   job_.id);
-      return;
+  std::vector<Job> jobs;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, job] : held_) {
+      if (!lost_.contains(id)) jobs.push_back(job);
     }
-    spdlog::debug("job {}: lease extended by {}", job_.id, format_duration(lease_));
+  }
+  if (jobs.empty()) return;
+  try {
+    auto tx = connection().begin();
+    const auto kept = store_.heartbeat_many(tx, jobs, lease_);
+    tx.commit();
+    const std::set<std::int64_t> still_held(kept.begin(), kept.end());
+    std::lock_guard lock(mutex_);
+    for (const auto& job : jobs) {
+      if (still_held.contains(job.id) || !held_.contains(job.id)) continue;
+      // Either the job just ended (its end committed while this statement
+      // waited for its row) or its lease was taken; in the second case the
+      // runner's finish is refused and logged as an error then.
+      lost_.insert(job.id);
+      spdlog::debug("job {}: lease not extended: the job ended or its lease was taken", job.id);
+    }
+    spdlog::debug("extended the leases of {} job(s) by {}", kept.size(), format_duration(lease_));
   } catch (const std::exception& e) {
-    // The runner's own connection will meet the same trouble and stop; the
-    // lease then expires and the job is rescued.
-    spdlog::warn("job {}: cannot extend the lease: {}", job_.id, e.what());
+    // The runner meets the same trouble on its own connections; if it lasts,
+    // the leases expire and the jobs are rescued.
+    spdlog::warn("cannot extend the leases of {} job(s): {}", jobs.size(), e.what());
+    conn_.reset();
   }
 }
 
+// Gives back first, then kills: a worker that sees its child die records a
+// failure only through a finish fenced by the lease, which is gone by then.
 void LeaseKeeper::give_back_and_exit() {
-  if (before_give_back_) before_give_back_();
+  std::vector<Job> jobs;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, job] : held_) jobs.push_back(job);
+  }
   try {
-    auto tx = conn_.begin();
-    const bool given = store_.give_back(tx, job_, "the runner stopped before the job finished");
-    tx.commit();
-    if (given) {
-      spdlog::warn("job {}: still running after the {} grace period; given back (WAITING, "
-                   "attempt not counted)",
-                   job_.id, format_duration(grace_));
+    auto tx = connection().begin();
+    for (const auto& job : jobs) {
+      if (store_.give_back(tx, job, "the runner stopped before the job finished")) {
+        spdlog::warn("job {}: still running after the {} grace period; given back (WAITING, "
+                     "attempt not counted)",
+                     job.id, format_duration(grace_));
+      }
     }
+    tx.commit();
   } catch (const std::exception& e) {
-    spdlog::error("job {}: cannot give the job back ({}); it is rescued when its lease expires",
-                  job_.id, e.what());
+    spdlog::error("cannot give back {} job(s) ({}); they are rescued when their leases expire",
+                  jobs.size(), e.what());
+  }
+  kill_running_children();
+  try {
+    if (before_exit_) before_exit_(connection());
+  } catch (const std::exception& e) {
+    spdlog::error("cannot record the end of the run: {}", e.what());
   }
   spdlog::info("stopped by signal");
   spdlog::default_logger()->flush();
-  // A graceful stop exits 0. The job's own transaction dies with this
-  // process's connection, so the server rolls its work back.
+  // A graceful stop exits 0. The jobs' own transactions die with this
+  // process's connections, so the server rolls their work back.
   _exit(0);
 }
 

@@ -1,16 +1,22 @@
 #pragma once
-// The custodian of one running job's lease, on a thread and a connection of
-// its own, while the job runs (in this process or in a child):
-//  - it extends the lease every third of its length, so a long job keeps it
-//    while a dead runner's lease still runs out;
-//  - after a stop signal, once the grace period has passed without the job
-//    finishing, it calls `before_give_back` (e.g. to kill the child), gives
-//    the job back (WAITING, attempt not counted) and ends the process with 0.
+// The custodian of the leases of every job a runner holds, on a thread and a
+// connection of its own, for the whole run:
+//  - every third of the lease it extends the leases of all held jobs in one
+//    statement, so long jobs keep theirs while a dead runner's run out;
+//  - after a stop signal, once the grace period has passed with jobs still
+//    held, it gives the jobs back (WAITING, attempt not counted), kills the
+//    isolated jobs' processes, calls `before_exit` on its connection (e.g. to
+//    record the end of the run) and ends the process with 0.
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
+#include <optional>
+#include <set>
+#include <string>
 #include <thread>
 
 #include "jobrunner/core/job.hpp"
@@ -21,30 +27,33 @@ namespace jobrunner {
 
 class LeaseKeeper {
  public:
-  // `conn` is used only by the keeper's thread while the keeper lives.
-  LeaseKeeper(pg::Connection& conn, const pg::JobStore& store, const Job& job, Duration lease,
-              Duration grace, std::function<void()> before_give_back = {});
+  using BeforeExit = std::function<void(pg::Connection&)>;
+  LeaseKeeper(std::string conninfo, const pg::JobStore& store, Duration lease, Duration grace,
+              BeforeExit before_exit = {});
   ~LeaseKeeper();
   LeaseKeeper(const LeaseKeeper&) = delete;
   LeaseKeeper& operator=(const LeaseKeeper&) = delete;
 
-  // True once a heartbeat found the lease gone (rescued, or moved by an
-  // operator); the job's finish will then be refused.
-  bool lost() const noexcept { return lost_; }
+  // The runner claimed the job / no longer holds it (its end was recorded).
+  void hold(const Job& job);
+  void release(std::int64_t job_id);
 
  private:
   void loop();
   void heartbeat();
   [[noreturn]] void give_back_and_exit();
+  pg::Connection& connection();
 
-  pg::Connection& conn_;
+  const std::string conninfo_;
   const pg::JobStore& store_;
-  const Job& job_;
   const Duration lease_;
   const Duration grace_;
-  std::function<void()> before_give_back_;
-  std::atomic<bool> lost_{false};
-  std::mutex mutex_;
+  BeforeExit before_exit_;
+  std::optional<pg::Connection> conn_;  // the keeper thread's only
+
+  mutable std::mutex mutex_;
+  std::map<std::int64_t, Job> held_;
+  std::set<std::int64_t> lost_;  // held, but no longer extended
   std::condition_variable wake_;
   bool stop_ = false;
   std::thread thread_;

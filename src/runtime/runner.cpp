@@ -2,14 +2,11 @@
 
 #include <signal.h>
 
-#include <chrono>
-#include <thread>
 
 #include <spdlog/spdlog.h>
 
 #include "child_process.hpp"
 #include "jobrunner/runtime/stop_signal.hpp"
-#include "lease_keeper.hpp"
 #include "outcome_of.hpp"
 
 namespace jobrunner {
@@ -17,7 +14,9 @@ namespace jobrunner {
 // How one attempt at a claimed job ended, before anything was recorded about
 // a failure.
 struct Runner::Attempt {
-  enum class Kind { completed, lease_lost, failed };
+  // ran: the job of a type with batch completions ended well; its COMPLETED
+  // is written later with others (run_loop.cpp).
+  enum class Kind { completed, lease_lost, failed, ran };
   Kind kind = Kind::completed;
   Outcome outcome;     // for failed
   std::string detail;  // e.g. the tail of an isolated job's stderr
@@ -83,20 +82,23 @@ int Runner::rescue_expired() {
   return rescued;
 }
 
-// Runs the job in this process, on `conn_`: its work and its COMPLETED status
-// commit together, or neither does.
-Runner::Attempt Runner::attempt_in_process(const Job& job) {
-  std::optional<LeaseKeeper> keeper;
-  if (options_.conninfo) {
-    if (!watch_conn_) watch_conn_ = pg::Connection::open(*options_.conninfo);
-    keeper.emplace(*watch_conn_, store_, job, lease(), options_.grace);
-  }
-  auto tx = conn_.begin();
+// Runs the job in this process, on `conn`: its work and its COMPLETED status
+// commit together, or neither does. A job of a type with batch completions
+// gets no transaction; its COMPLETED is left to the caller.
+Runner::Attempt Runner::attempt_in_process(pg::Connection& conn, const Job& job) {
   try {
-    type_.make(job)->run(tx);
-    // Stop heartbeats first: one waiting on our row lock would then find the
-    // job finished and report the lease lost.
-    keeper.reset();
+    auto runnable = type_.make(job);
+    if (type_.spec.batch_completions) {
+      auto* outside = dynamic_cast<NonTransactionalJob*>(runnable.get());
+      if (outside == nullptr) {
+        throw ConfigError("job type '" + type_.spec.name +
+                          "' sets batch_completions, so its jobs must be NonTransactionalJobs");
+      }
+      outside->perform();
+      return {Attempt::Kind::ran, {}, {}};
+    }
+    auto tx = conn.begin();
+    runnable->run(tx);
     const auto decision = decide(Outcome{}, job.attempt_count, job.max_retries, policy());
     if (!store_.finish(tx, job, decision)) return {Attempt::Kind::lease_lost, {}, {}};
     tx.commit();
@@ -108,17 +110,17 @@ Runner::Attempt Runner::attempt_in_process(const Job& job) {
 
 // Runs the job in a forked child with its own connection. The child records
 // COMPLETED itself (the one transaction rule); anything else it reports back,
-// and the parent records it.
-Runner::Attempt Runner::attempt_in_child(const Job& job) {
+// and the parent records it. A job with batch completions needs no
+// connection in the child at all.
+Runner::Attempt Runner::attempt_in_child(pg::Connection& conn, const Job& job) {
   if (!options_.conninfo) throw ConfigError("isolated jobs need RunnerOptions::conninfo");
   const auto conninfo = *options_.conninfo;
   auto body = [&]() -> std::string {
     nlohmann::json report;
     try {
-      auto conn = pg::Connection::open(conninfo);
-      Runner child(conn, type_, options_, hook_);
-      child.options_.conninfo.reset();  // no LeaseKeeper in the child: the parent keeps it
-      const auto attempt = child.attempt_in_process(job);
+      std::optional<pg::Connection> child_conn;
+      if (!type_.spec.batch_completions) child_conn = pg::Connection::open(conninfo);
+      const auto attempt = attempt_in_process(child_conn ? *child_conn : conn, job);
       report = {{"attempt", static_cast<int>(attempt.kind)},
                 {"outcome", static_cast<int>(attempt.outcome.kind)},
                 {"error_type", attempt.outcome.error_type},
@@ -128,21 +130,18 @@ Runner::Attempt Runner::attempt_in_child(const Job& job) {
     }
     return report.dump();
   };
-  std::optional<LeaseKeeper> keeper;
-  if (!watch_conn_) watch_conn_ = pg::Connection::open(conninfo);
   ChildLimits limits;
   limits.timeout = options_.job_timeout ? options_.job_timeout : type_.spec.job_timeout;
   limits.memory_limit = options_.memory_limit ? options_.memory_limit : type_.spec.memory_limit;
+  pid_t child_pid = 0;
   const auto child = run_in_child(
       body, limits,
       [&](pid_t pid) {
-        set_running_child(pid);
-        keeper.emplace(*watch_conn_, store_, job, lease(), options_.grace,
-                       [pid] { kill(pid, SIGKILL); });
+        child_pid = pid;
+        add_running_child(pid);
       },
       [&](std::string_view line) { spdlog::info("job {}: stderr: {}", job.id, line); });
-  set_running_child(0);
-  keeper.reset();
+  remove_running_child(child_pid);
 
   const std::string detail =
       child.stderr_tail.empty() ? "" : "\nstderr (tail):\n" + child.stderr_tail;
@@ -167,23 +166,25 @@ Runner::Attempt Runner::attempt_in_child(const Job& job) {
                    report.at("error_type").get<std::string>(),
                    report.at("message").get<std::string>()},
                   detail};
-  if (attempt.kind == Attempt::Kind::completed && !detail.empty()) {
-    auto tx = conn_.begin();
+  if (attempt.kind != Attempt::Kind::failed && !detail.empty()) {
+    auto tx = conn.begin();
     store_.append_log(tx, job, "attempt " + std::to_string(job.attempt_count) + detail);
     tx.commit();
   }
   return attempt;
 }
 
-bool Runner::run_claimed(const Job& job, RunStats& stats) {
+bool Runner::run_claimed(pg::Connection& conn, const Job& job, RunStats& stats) {
   spdlog::info("job {}: running {} (attempt {} of {}{})", job.id, type_.spec.display_name,
                job.attempt_count, job.max_retries + 1, isolated() ? ", isolated" : "");
-  const auto attempt = isolated() ? attempt_in_child(job) : attempt_in_process(job);
+  const auto attempt = isolated() ? attempt_in_child(conn, job) : attempt_in_process(conn, job);
   switch (attempt.kind) {
+    case Attempt::Kind::ran:
+      return true;
     case Attempt::Kind::completed:
       ++stats.completed;
       spdlog::info("job {}: completed on attempt {}", job.id, job.attempt_count);
-      return true;
+      return false;
     case Attempt::Kind::lease_lost:
       // Its transaction rolled back with the job's work: whoever holds the
       // job now will run it again.
@@ -194,19 +195,19 @@ bool Runner::run_claimed(const Job& job, RunStats& stats) {
                     job.id);
       return false;
     case Attempt::Kind::failed:
-      record_failure(job, attempt.outcome, attempt.detail, stats);
+      record_failure(conn, job, attempt.outcome, attempt.detail, stats);
       return false;
   }
   return false;
 }
 
-void Runner::record_failure(const Job& job, const Outcome& outcome, const std::string& detail,
-                            RunStats& stats) {
+void Runner::record_failure(pg::Connection& conn, const Job& job, const Outcome& outcome,
+                            const std::string& detail, RunStats& stats) {
   ++stats.not_completed;
   auto decision = decide(outcome, job.attempt_count, job.max_retries, policy());
   const auto log_line = decision.log_line;
   decision.log_line += detail;
-  auto tx = conn_.begin();
+  auto tx = conn.begin();
   if (!store_.finish(tx, job, decision)) {
     ++stats.lease_lost;
     spdlog::error("job {}: refused to record {}: the lease was lost (rescued after it expired, "
@@ -226,56 +227,6 @@ void Runner::record_failure(const Job& job, const Outcome& outcome, const std::s
   } else {
     spdlog::warn("job {}: {}", job.id, log_line);
   }
-}
-
-RunStats Runner::run_once() { return run_loop(false); }
-
-RunStats Runner::run_daemon() { return run_loop(true); }
-
-RunStats Runner::run_loop(bool daemon) {
-  using Clock = std::chrono::steady_clock;
-  RunStats stats;
-  stats.rescued = rescue_expired();
-  const auto started = Clock::now();
-  auto next_rescue = started + options_.poll_interval;
-  int claimed = 0;
-  for (;;) {
-    if (stop_requested()) {
-      spdlog::info("stopping: a stop was requested");
-      break;
-    }
-    if (options_.limit > 0 && claimed >= options_.limit) {
-      spdlog::info("stopping: --limit {} reached", options_.limit);
-      break;
-    }
-    if (options_.max_runtime && Clock::now() - started >= *options_.max_runtime) {
-      spdlog::info("stopping: --max-runtime {} reached", format_duration(*options_.max_runtime));
-      break;
-    }
-    if (daemon && Clock::now() >= next_rescue) {
-      if (options_.housekeeping && !options_.housekeeping(conn_)) break;
-      stats.rescued += rescue_expired();
-      next_rescue = Clock::now() + options_.poll_interval;
-    }
-    std::vector<Job> jobs;
-    {
-      auto tx = conn_.begin();
-      jobs = store_.claim(tx, 1, lease(), options_.owner);
-      tx.commit();
-    }
-    if (jobs.empty()) {
-      if (!daemon) break;
-      // Sleep in short steps so a stop signal is seen at once.
-      const auto wake = Clock::now() + options_.poll_interval;
-      while (Clock::now() < wake && !stop_requested()) {
-        std::this_thread::sleep_for(std::min<Clock::duration>(wake - Clock::now(), Duration(50)));
-      }
-      continue;
-    }
-    ++claimed;
-    run_claimed(jobs.front(), stats);
-  }
-  return stats;
 }
 
 }  // namespace jobrunner

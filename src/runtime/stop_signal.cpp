@@ -10,12 +10,13 @@ namespace {
 
 // Lock-free, so touching it from a signal handler is safe.
 std::atomic<int> g_stop_requests{0};
-std::atomic<int> g_running_child{0};
+// One slot per possible isolated job (--concurrency is at most this); 0 is free.
+std::atomic<int> g_running_children[kMaxRunningChildren];
 static_assert(std::atomic<int>::is_always_lock_free);
 
 extern "C" void on_stop_signal(int signal_number) {
   if (g_stop_requests.fetch_add(1) >= 1) {
-    if (const int child = g_running_child.load(); child > 0) kill(child, SIGKILL);
+    kill_running_children();
     _exit(128 + signal_number);
   }
 }
@@ -33,7 +34,25 @@ void install_stop_handlers() {
 
 bool stop_requested() noexcept { return g_stop_requests.load() > 0; }
 
-void set_running_child(int pid) noexcept { g_running_child.store(pid); }
+void add_running_child(int pid) noexcept {
+  for (auto& slot : g_running_children) {
+    int free = 0;
+    if (slot.compare_exchange_strong(free, pid)) return;
+  }
+}
+
+void remove_running_child(int pid) noexcept {
+  for (auto& slot : g_running_children) {
+    int expected = pid;
+    if (slot.compare_exchange_strong(expected, 0)) return;
+  }
+}
+
+void kill_running_children() noexcept {
+  for (auto& slot : g_running_children) {
+    if (const int pid = slot.load(); pid > 0) kill(pid, SIGKILL);
+  }
+}
 
 void request_stop() noexcept { g_stop_requests.fetch_add(1); }
 

@@ -107,6 +107,11 @@ class Transaction {
   // Quotes an identifier (table or role name) for the rare statements that
   // cannot take it as a parameter.
   std::string quote_name(std::string_view name) const;
+  // SET LOCAL synchronous_commit = off: commit() then returns before the
+  // commit is flushed to disk. For writes whose loss in a server crash is
+  // harmless (a claim lost is a job still WAITING); a later synchronous
+  // commit flushes them too, since the WAL is written in order.
+  void commit_without_flush_wait();
   void commit();
 
  private:

@@ -6,6 +6,7 @@
 // with its status.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,12 +47,15 @@ class JobStore {
   std::int64_t enqueue(Transaction& tx, const EnqueueRequest& request) const;
 
   // Bulk enqueue: inserts all the jobs and their type rows in one statement
-  // (plus one statement for the pending check of types that have it) and
-  // returns their ids in the order of `requests`. All or nothing: the same
-  // errors as enqueue(), naming the first offending request, and nothing
-  // written then. Daemons get one notification for the whole batch.
-  std::vector<std::int64_t> enqueue_many(Transaction& tx,
-                                         const std::vector<EnqueueRequest>& requests) const;
+  // (plus a check that the targets exist and, for types with one pending
+  // job per target, a pending check) and returns their ids in the order of
+  // `requests`. All or nothing: the same errors as enqueue(), prefixed with
+  // the name of the first offending request (`name_of(index)`, by default
+  // "job <index + 1> of <n>"), and nothing written then. Daemons get one
+  // notification for the whole batch.
+  std::vector<std::int64_t> enqueue_many(
+      Transaction& tx, const std::vector<EnqueueRequest>& requests,
+      const std::function<std::string(std::size_t)>& name_of = {}) const;
 
   // The job of this type with that id; NotFound if there is none or it is of
   // another type.
@@ -106,7 +110,7 @@ class JobStore {
 
  private:
   std::vector<Job> load(Transaction& tx, Rows rows) const;
-  void check(const EnqueueRequest& request, const std::string& which) const;
+  void check(const EnqueueRequest& request) const;
   std::string no_target_message(std::int64_t target_id) const;
 
   std::string insert_many_sql_;

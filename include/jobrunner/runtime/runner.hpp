@@ -12,8 +12,17 @@
 #include "jobrunner/pg/job_store.hpp"
 #include "jobrunner/runtime/notification_hook.hpp"
 #include "jobrunner/runtime/runnable_job.hpp"
+#include "jobrunner/runtime/stop_signal.hpp"
 
 namespace jobrunner {
+
+struct RunStats {
+  int completed = 0;      // "Ran N FooJobs."
+  int not_completed = 0;  // "N FooJobs did not complete."
+  int rescued = 0;        // expired leases found
+  int lease_lost = 0;     // finishes refused because the lease was lost
+  int reconnects = 0;     // daemon mode: times the database came back
+};
 
 struct RunnerOptions {
   int limit = 0;                          // jobs to run at most; 0 = all ready
@@ -22,34 +31,48 @@ struct RunnerOptions {
   std::optional<Duration> retry_delay;    // default: the type's
   std::string owner;                      // lease_owner, e.g. "host:pid"
   int rescue_batch = 100;
-  // The runner's database. When set, a second connection extends the lease of
-  // the running job every lease/3 (so jobs may outlive --lease) and gives it
-  // back on a graceful stop; isolated children connect with it too.
+  // The runner's database. When set, a LeaseKeeper on its own connection
+  // extends the leases of the running jobs every lease/3 (so jobs may
+  // outlive --lease) and gives them back on a graceful stop; workers and
+  // isolated children connect with it, and a daemon reconnects with it.
   std::optional<std::string> conninfo;
+  // How many jobs run at once (threads, each with its own connection; with
+  // isolation, as many child processes). More than 1 needs conninfo.
+  int concurrency = 1;
   // Isolation; each defaults to the type's (JobTypeSpec).
   std::optional<bool> isolate;
   std::optional<Duration> job_timeout;
   std::optional<std::uint64_t> memory_limit;
-  // After SIGTERM/SIGINT: how long the running job may take to finish before
-  // it is given back (WAITING, the attempt not counted) and the runner exits.
+  // After SIGTERM/SIGINT: how long the running jobs may take to finish before
+  // they are given back (WAITING, the attempt not counted) and the process
+  // exits 0, after calling before_exit on the keeper's connection with the
+  // figures so far.
   Duration grace = std::chrono::seconds(30);
-  // Daemon mode: wait this long when no job is ready, then look again.
+  std::function<void(pg::Connection&, const RunStats&)> before_exit;
+  // Daemon mode: the longest wait when no job is ready (new jobs wake the
+  // daemon at once by NOTIFY unless listen is false; scheduled jobs when
+  // they come due); also how often expired leases are rescued and
+  // housekeeping runs.
   Duration poll_interval = std::chrono::seconds(1);
+  bool listen = true;
+  // Daemon mode: after losing the database, wait reconnect_delay, doubling
+  // up to reconnect_max_delay, between attempts to connect again.
+  Duration reconnect_delay = std::chrono::seconds(1);
+  Duration reconnect_max_delay = std::chrono::seconds(30);
   // Daemon mode: called on the runner's own connection and thread every
   // poll_interval (e.g. to see whether the type was paused); returning false
-  // stops the daemon. On the runner's thread, so no thread exists at fork().
+  // stops the daemon.
   std::function<bool(pg::Connection&)> housekeeping;
 };
 
-struct RunStats {
-  int completed = 0;      // "Ran N FooJobs."
-  int not_completed = 0;  // "N FooJobs did not complete."
-  int rescued = 0;        // expired leases found
-  int lease_lost = 0;     // finishes refused because the lease was lost
-};
+// The most --concurrency a runner accepts (isolated children are tracked for
+// signals in a fixed table).
+inline constexpr int kMaxConcurrency = kMaxRunningChildren;
 
 class Runner {
  public:
+  // `conn` is the runner's own connection: it claims, rescues and (with
+  // concurrency 1) runs the jobs. A daemon that reconnects replaces it.
   Runner(pg::Connection& conn, JobType type, RunnerOptions options, NotificationHook& hook);
   ~Runner();
 
@@ -57,18 +80,16 @@ class Runner {
   // FAILED with an error report when their attempts are spent.
   int rescue_expired();
 
-  // Runs one job that this runner has claimed and records its outcome.
-  // Returns true when it COMPLETED. Throws DatabaseUnavailable only.
-  bool run_claimed(const Job& job, RunStats& stats);
-
-  // Cron mode: rescue, then claim and run ready jobs one at a time until none
-  // is ready, the limit is reached, max_runtime has passed or a stop was
-  // requested (stop_signal.hpp).
+  // Cron mode: rescue, then claim and run ready jobs, up to `concurrency` at
+  // once, until none is ready, the limit is reached, max_runtime has passed
+  // or a stop was requested (stop_signal.hpp). Throws DatabaseUnavailable.
   RunStats run_once();
 
-  // Daemon mode: like run_once, but when no job is ready it waits
-  // poll_interval and looks again (rescuing expired leases each time), until
-  // a stop is requested or the limit or max_runtime is reached.
+  // Daemon mode: like run_once, but when no job is ready it waits for a
+  // NOTIFY, the next scheduled job or poll_interval, rescuing expired leases
+  // every poll_interval, and it reconnects after losing the database; until a
+  // stop is requested, the limit or max_runtime is reached, or housekeeping
+  // says stop.
   RunStats run_daemon();
 
   const JobType& type() const noexcept { return type_; }
@@ -76,16 +97,18 @@ class Runner {
 
  private:
   struct Attempt;
-  RunStats run_loop(bool daemon);
-  Attempt attempt_in_process(const Job& job);
-  Attempt attempt_in_child(const Job& job);
-  void record_failure(const Job& job, const Outcome& outcome, const std::string& detail,
-                      RunStats& stats);
+  class Loop;
+  Attempt attempt_in_process(pg::Connection& conn, const Job& job);
+  Attempt attempt_in_child(pg::Connection& conn, const Job& job);
+  // Runs a claimed job on `conn` and records how it ended; true when it ran
+  // and its COMPLETED awaits a batch (JobTypeSpec::batch_completions).
+  bool run_claimed(pg::Connection& conn, const Job& job, RunStats& stats);
+  void record_failure(pg::Connection& conn, const Job& job, const Outcome& outcome,
+                      const std::string& detail, RunStats& stats);
   RetryPolicy policy() const;
   Duration lease() const;
 
   pg::Connection& conn_;
-  std::optional<pg::Connection> watch_conn_;  // for the LeaseKeeper, opened on first use
   JobType type_;
   pg::JobStore store_;
   RunnerOptions options_;

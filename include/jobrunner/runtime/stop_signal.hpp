@@ -13,9 +13,13 @@ void install_stop_handlers();
 // True once a stop was requested by a signal or request_stop().
 bool stop_requested() noexcept;
 
-// The isolated job's process (0: none), killed with SIGKILL by a second
-// signal so that no orphan keeps running.
-void set_running_child(int pid) noexcept;
+// The processes of isolated jobs, killed with SIGKILL by a second signal (or
+// a give-back after the grace period) so that no orphan keeps running.
+// Async-signal-safe; at most kMaxRunningChildren are tracked at once.
+inline constexpr int kMaxRunningChildren = 256;
+void add_running_child(int pid) noexcept;
+void remove_running_child(int pid) noexcept;
+void kill_running_children() noexcept;
 
 // As if a signal had arrived (for tests and embedding applications).
 void request_stop() noexcept;

@@ -1,0 +1,270 @@
+// Daemon mode and concurrency through the real runner executables: NOTIFY
+// and polling both deliver, scheduled jobs run when due, N jobs run at once
+// and none twice, batched completions, a graceful stop mid-burst, and a
+// reconnect after the database dropped the daemon's connections. No test
+// measures speed: each waits for a state with a generous bound, and the poll
+// intervals are set so long that only the mechanism under test can deliver.
+#include <signal.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "jobrunner/pg/job_store.hpp"
+#include "noop/noop_job.hpp"
+#include "runner_process_test.hpp"
+
+namespace jobrunner {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::eventually;
+using testing::Program;
+
+class DaemonTest : public testing::RunnerProcessTest {
+ protected:
+  // Enqueues `count` FooJobs in one transaction (bulk), each for a new foo.
+  std::vector<std::int64_t> enqueue_foo_jobs(int count, nlohmann::json metadata = {}) {
+    if (metadata.is_null()) metadata = nlohmann::json::object();
+    std::vector<pg::EnqueueRequest> requests;
+    for (int i = 0; i < count; ++i) {
+      requests.push_back({.target_id = db.make_foo(), .metadata = metadata});
+    }
+    return enqueue_many(store, requests);
+  }
+  // Enqueues `count` NoopJobs for one foo in one transaction.
+  std::vector<std::int64_t> enqueue_noop_jobs(int count) {
+    const auto foo = db.make_foo();
+    std::vector<pg::EnqueueRequest> requests(static_cast<std::size_t>(count),
+                                             pg::EnqueueRequest{.target_id = foo});
+    return enqueue_many(noop_store, requests);
+  }
+  std::vector<std::int64_t> enqueue_many(const pg::JobStore& with,
+                                         const std::vector<pg::EnqueueRequest>& requests) {
+    auto conn = db.connect();
+    auto tx = conn.begin();
+    auto ids = with.enqueue_many(tx, requests);
+    tx.commit();
+    return ids;
+  }
+
+  std::int64_t count(const std::string& where) const {
+    return db.scalar("SELECT count(*) FROM job WHERE " + where);
+  }
+  // Waits until the daemon has recorded its run (it is connected and set up).
+  void wait_until_started() const {
+    ASSERT_TRUE(eventually([&] { return db.scalar("SELECT count(*) FROM runner_run") >= 1; }))
+        << "the daemon never started";
+  }
+  // SIGTERM, then the exit code (asserting it exits within 60 s).
+  int stop(Program& daemon) const {
+    daemon.signal(SIGTERM);
+    EXPECT_TRUE(daemon.exited_within(60s)) << "the daemon did not stop on SIGTERM";
+    const auto result = daemon.wait();
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    return result.exit_code;
+  }
+
+  const pg::JobStore noop_store{noop::noop_job_type().spec};
+};
+
+// ---- How work reaches a daemon ----------------------------------------------
+
+TEST_F(DaemonTest, a_notify_wakes_the_daemon_long_before_its_poll_interval) {
+  Program daemon(runner_argv({"--daemon", "--poll-interval", "1h"}));
+  wait_until_started();
+  const auto id = enqueue();
+
+  // Only the NOTIFY of the enqueue can wake it within the hour.
+  EXPECT_TRUE(eventually([&] { return status_of(id) == kCompleted; }, 30s))
+      << "the job was not run: the daemon did not wake on NOTIFY";
+  stop(daemon);
+  EXPECT_EQ(frozzles_of(id), 1);
+}
+
+TEST_F(DaemonTest, without_listen_polling_delivers) {
+  Program daemon(runner_argv({"--daemon", "--no-listen", "--poll-interval", "200ms"}));
+  wait_until_started();
+  const auto id = enqueue();
+
+  EXPECT_TRUE(eventually([&] { return status_of(id) == kCompleted; }, 30s));
+  stop(daemon);
+}
+
+TEST_F(DaemonTest, without_listen_a_notify_does_not_wake_the_daemon) {
+  Program daemon(runner_argv({"--daemon", "--no-listen", "--poll-interval", "1h"}));
+  wait_until_started();
+  const auto id = enqueue();
+
+  // It looked once at start and polls again in an hour: the job must wait.
+  EXPECT_FALSE(eventually([&] { return status_of(id) != kWaiting; }, 3s))
+      << "a --no-listen daemon picked the job up before its poll interval";
+  stop(daemon);
+}
+
+TEST_F(DaemonTest, a_scheduled_job_runs_when_it_comes_due) {
+  Program daemon(runner_argv({"--daemon", "--poll-interval", "1h"}));
+  wait_until_started();
+  const auto foo = db.make_foo();
+  std::int64_t id = 0;
+  {
+    auto conn = db.connect();
+    auto tx = conn.begin();
+    auto due = tx.exec("SELECT (now() + interval '2 seconds')::text AS due").at(0).text("due");
+    id = store.enqueue(tx, {.target_id = foo, .scheduled_start = due});
+    tx.commit();
+  }
+
+  EXPECT_TRUE(eventually([&] { return status_of(id) == kCompleted; }, 30s))
+      << "the scheduled job did not run when it came due";
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM job WHERE id = $1 AND date_started >= "
+                      "scheduled_start",
+                      id),
+            1)
+      << "it ran before it was due";
+  stop(daemon);
+}
+
+// ---- Concurrency --------------------------------------------------------------
+
+TEST_F(DaemonTest, concurrency_runs_jobs_at_once_and_each_exactly_once) {
+  const auto ids = enqueue_foo_jobs(8, {{"work_ms", 400}});
+
+  const auto result = testing::run_program(runner_argv({"--concurrency", "4"}));
+
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(count("status = 2 AND attempt_count = 1"), 8);
+  EXPECT_EQ(db.scalar("SELECT count(DISTINCT job) FROM foo_frozzle"), 8);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM foo_frozzle"), 8);
+  // Two jobs whose runs overlap in time: they ran at once.
+  EXPECT_GT(db.scalar("SELECT count(*) FROM job AS a JOIN job AS b ON a.id < b.id "
+                      "WHERE a.date_started < b.date_finished AND b.date_started < a.date_finished"),
+            0)
+      << "no two jobs ran at the same time";
+  EXPECT_EQ(db.scalar("SELECT jobs_run FROM runner_run"), 8);
+}
+
+TEST_F(DaemonTest, two_daemons_with_concurrency_never_run_a_job_twice) {
+  Program first(runner_argv({"--daemon", "--concurrency", "4", "--poll-interval", "200ms"}));
+  Program second(runner_argv({"--daemon", "--concurrency", "4", "--poll-interval", "200ms"}));
+  ASSERT_TRUE(eventually([&] { return db.scalar("SELECT count(*) FROM runner_run") == 2; }));
+  const auto ids = enqueue_foo_jobs(300);
+
+  ASSERT_TRUE(eventually([&] { return count("status = 2") == 300; }, 120s))
+      << count("status = 2") << " of 300 completed";
+  stop(first);
+  stop(second);
+  EXPECT_EQ(count("attempt_count <> 1"), 0);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM foo_frozzle"), 300);
+  EXPECT_EQ(db.scalar("SELECT count(DISTINCT job) FROM foo_frozzle"), 300);
+  EXPECT_EQ(db.scalar("SELECT sum(jobs_run) FROM runner_run"), 300);
+}
+
+TEST_F(DaemonTest, noop_jobs_are_completed_in_batches_and_none_is_lost) {
+  const auto ids = enqueue_noop_jobs(500);
+
+  const auto result = testing::run_program(runner_argv({"--concurrency", "4"}, "noop"));
+
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(count("status = 2 AND attempt_count = 1 AND lease_token IS NULL AND "
+                  "date_finished IS NOT NULL"),
+            500);
+  EXPECT_EQ(count("log LIKE '%recorded in a batch%'"), 500);
+  EXPECT_EQ(db.scalar("SELECT jobs_run FROM runner_run"), 500);
+}
+
+TEST_F(DaemonTest, isolated_noop_jobs_with_concurrency_all_complete) {
+  const auto ids = enqueue_noop_jobs(40);
+
+  const auto result =
+      testing::run_program(runner_argv({"--concurrency", "4", "--isolate"}, "noop"));
+
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(count("status = 2 AND attempt_count = 1"), 40);
+}
+
+TEST_F(DaemonTest, isolated_foo_jobs_with_concurrency_commit_their_work_once) {
+  const auto ids = enqueue_foo_jobs(12, {{"work_ms", 100}});
+
+  const auto result =
+      testing::run_program(runner_argv({"--concurrency", "3", "--isolate"}));
+
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(count("status = 2 AND attempt_count = 1"), 12);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM foo_frozzle"), 12);
+}
+
+TEST_F(DaemonTest, bad_concurrency_values_are_refused_before_anything_runs) {
+  const auto id = enqueue();
+  for (const std::string bad : {"0", "-1", "257", "many", ""}) {
+    const auto result = testing::run_program(runner_argv({"--concurrency", bad}));
+    EXPECT_EQ(result.exit_code, 64) << "--concurrency '" << bad << "': " << result.err;
+    EXPECT_NE(result.err.find("--concurrency"), std::string::npos) << result.err;
+  }
+  EXPECT_EQ(status_of(id), kWaiting);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM runner_run"), 0);
+}
+
+// ---- Stopping -----------------------------------------------------------------
+
+TEST_F(DaemonTest, sigterm_mid_burst_finishes_what_runs_and_loses_nothing) {
+  Program daemon(runner_argv({"--daemon", "--concurrency", "4", "--grace", "30s"}));
+  wait_until_started();
+  const auto ids = enqueue_foo_jobs(40, {{"work_ms", 200}});
+  ASSERT_TRUE(eventually([&] { return count("status = 2") >= 4; }));
+
+  stop(daemon);
+
+  EXPECT_EQ(count("status = 1"), 0) << "a job was left RUNNING";
+  const auto completed = count("status = 2");
+  EXPECT_LT(completed, 40) << "the burst ended before the signal: premise not met";
+  EXPECT_EQ(count("status = 2 AND attempt_count = 1"), completed);
+  EXPECT_EQ(count("status = 0 AND attempt_count = 0"), 40 - completed);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM foo_frozzle"), completed);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM runner_run WHERE exit_code = 0 AND jobs_run = $1",
+                      completed),
+            1);
+}
+
+TEST_F(DaemonTest, past_the_grace_period_every_running_job_is_given_back_and_the_run_recorded) {
+  Program daemon(runner_argv({"--daemon", "--concurrency", "3", "--grace", "1s"}));
+  wait_until_started();
+  const auto ids = enqueue_foo_jobs(3, {{"work_ms", 60000}});
+  ASSERT_TRUE(eventually([&] { return count("status = 1") == 3; }));
+
+  stop(daemon);
+
+  EXPECT_EQ(count("status = 0 AND attempt_count = 0 AND lease_token IS NULL"), 3);
+  EXPECT_EQ(count("log LIKE '%given back%'"), 3);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM foo_frozzle"), 0);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM runner_run WHERE exit_code = 0 AND "
+                      "date_finished IS NOT NULL"),
+            1)
+      << "the run was not recorded as finished";
+}
+
+// ---- Losing the database ------------------------------------------------------
+
+TEST_F(DaemonTest, a_daemon_reconnects_after_its_connections_are_terminated) {
+  Program daemon(runner_argv({"--daemon", "--concurrency", "2", "--poll-interval", "200ms"}));
+  wait_until_started();
+  const auto before = enqueue();
+  ASSERT_TRUE(eventually([&] { return status_of(before) == kCompleted; }));
+
+  // Every session on this test's database but ours: the daemon's.
+  const auto terminated = db.scalar(
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+      "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+  ASSERT_GT(terminated, 0);
+  const auto after = enqueue();
+
+  EXPECT_TRUE(eventually([&] { return status_of(after) == kCompleted; }, 60s))
+      << "the daemon did not come back after losing its connections";
+  EXPECT_FALSE(daemon.exited_within(0s)) << "the daemon exited instead of reconnecting";
+  stop(daemon);
+  EXPECT_EQ(frozzles_of(after), 1);
+}
+
+}  // namespace
+}  // namespace jobrunner

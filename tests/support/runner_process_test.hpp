@@ -1,0 +1,71 @@
+#pragma once
+// A fixture for tests that run the real runner executables against their
+// own database: enqueue FooJobs, build a runner's command line, and read a
+// job's state back.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "foo/foo_job.hpp"
+#include "jobrunner/pg/job_store.hpp"
+#include "program.hpp"
+#include "test_database.hpp"
+
+namespace jobrunner::testing {
+
+class RunnerProcessTest : public DatabaseTest {
+ protected:
+  static constexpr std::int64_t kWaiting = 0, kRunning = 1, kCompleted = 2, kFailed = 3;
+
+  // Enqueues a FooJob for a new foo, committed.
+  std::int64_t enqueue(nlohmann::json metadata = nlohmann::json::object(),
+                       std::optional<int> max_retries = std::nullopt) {
+    const auto foo = db.make_foo();
+    auto conn = db.connect();
+    auto tx = conn.begin();
+    const auto id = store.enqueue(
+        tx, {.target_id = foo, .metadata = std::move(metadata), .max_retries = max_retries});
+    tx.commit();
+    return id;
+  }
+
+  // run-<type>-jobs --db <this test's database> <options...>
+  std::vector<std::string> runner_argv(const std::vector<std::string>& options,
+                                       const std::string& type = "foo") const {
+    std::vector<std::string> argv{bin("run-" + type + "-jobs"), "--db", db.conninfo()};
+    argv.insert(argv.end(), options.begin(), options.end());
+    return argv;
+  }
+
+  std::int64_t status_of(std::int64_t id) const {
+    return db.scalar("SELECT status FROM job WHERE id = $1", id);
+  }
+  std::int64_t attempts_of(std::int64_t id) const {
+    return db.scalar("SELECT attempt_count FROM job WHERE id = $1", id);
+  }
+  std::int64_t frozzles_of(std::int64_t id) const {
+    return db.scalar("SELECT count(*) FROM foo_frozzle WHERE job = $1", id);
+  }
+  std::string log_of(std::int64_t id) const {
+    return db.sql("SELECT coalesce(log, '') AS log FROM job WHERE id = $1", id).at(0).text("log");
+  }
+  bool lease_cleared(std::int64_t id) const {
+    return db.scalar("SELECT count(*) FROM job WHERE id = $1 AND lease_token IS NULL AND "
+                     "lease_owner IS NULL AND lease_expires IS NULL",
+                     id) == 1;
+  }
+  bool holds_lease(std::int64_t id) const {
+    return db.scalar("SELECT count(*) FROM job WHERE id = $1 AND lease_token IS NOT NULL AND "
+                     "lease_expires > now()",
+                     id) == 1;
+  }
+  bool running(std::int64_t id) const { return status_of(id) == kRunning; }
+
+  pg::JobStore store{foo::foo_job_type().spec};
+};
+
+}  // namespace jobrunner::testing
