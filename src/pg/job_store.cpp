@@ -229,8 +229,14 @@ std::vector<std::int64_t> JobStore::enqueue_many(
                           to_array_param(requesters), to_array_param(reasons), spec_.type_code),
                   "id");
   } catch (const SqlError& e) {
+    // Only the start times are cast from text here; the targets were checked
+    // above, unless one was deleted since.
     if (sqlstate::is_bad_time_input(e.sqlstate())) {
       throw BadInput(std::string("invalid start time in the batch: ") + e.what());
+    }
+    if (e.sqlstate() == sqlstate::foreign_key_violation) {
+      throw BadInput("a " + spec_.target_table + " named in the batch was deleted meanwhile: " +
+                     e.what());
     }
     throw;
   }
