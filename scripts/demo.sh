@@ -92,4 +92,28 @@ if [[ "$waiting" != 0 ]]; then
   echo "demo: FAILED: $waiting job(s) still waiting after 15 cron ticks" >&2
   exit 1
 fi
+
+section "A daemon: run-noop-jobs --daemon --concurrency 4, then 1000 NoopJobs in one statement"
+"$bin/run-noop-jobs" --db "dbname=$dbname user=jobrunner_noop_runner" --daemon --concurrency 4 \
+  --log-level warn &
+daemon=$!
+until psql -X -tAc "SELECT count(*) FROM runner_run WHERE job_type = 'noop'" | grep -q 1; do
+  sleep 0.1
+done
+# The job ids it prints, one per line: show the last.
+seq 1 1000 | sed 's/.*/{"foo": 1}/' | run "$bin/jobctl" enqueue noop --from - | tail -n 1
+for _ in $(seq 1 300); do
+  left=$(psql -X -v ON_ERROR_STOP=1 -tAc "SELECT count(*) FROM job WHERE job_type = 'noop' AND status <> 2")
+  [[ "$left" == 0 ]] && break
+  sleep 0.1
+done
+kill -TERM "$daemon"
+wait "$daemon" || { echo "demo: FAILED: the daemon exited with $?" >&2; exit 1; }
+run psql -X -v ON_ERROR_STOP=1 -c "SELECT count(*) AS noop_jobs_completed,
+  round(extract(epoch FROM max(date_finished) - min(date_created))::numeric, 2) AS seconds
+  FROM job WHERE job_type = 'noop' AND status = 2"
+if [[ "$left" != 0 ]]; then
+  echo "demo: FAILED: $left NoopJob(s) not completed by the daemon" >&2
+  exit 1
+fi
 section "Demo finished; the throwaway database is being removed"
