@@ -228,6 +228,16 @@ TEST_F(PermissionsTest, the_enqueuer_role_can_enqueue_but_not_run_jobs) {
     tx.commit();
   }
   EXPECT_EQ(db.scalar("SELECT count(*) FROM foojob WHERE foo = $1", foo), 1);
+  {
+    // A bulk enqueue draws the ids itself (nextval on job's sequence).
+    auto conn = db.connect(std::string(kEnqueuer));
+    auto tx = conn.begin();
+    const auto ids = store.enqueue_many(tx, {{.target_id = db.make_foo()},
+                                             {.target_id = db.make_foo()}});
+    tx.commit();
+    EXPECT_EQ(ids.size(), 2U);
+  }
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM foojob"), 3);
   EXPECT_EQ(sqlstate_as(kEnqueuer, "UPDATE job SET status = 1"), kDenied);
   EXPECT_EQ(sqlstate_as(kEnqueuer, "INSERT INTO foo (name) VALUES ('x')"), kDenied);
 }

@@ -68,23 +68,42 @@ RETURNING j.id
 
 -- name: job_heartbeat
 -- Extends the leases of the jobs (ids $1, tokens $2) this runner still holds,
--- all in one statement; returns the ids whose lease was extended.
+-- all in one statement; returns the ids whose lease was extended. Rows are
+-- locked in id order, as job_complete_many locks them, so the two cannot
+-- deadlock.
+WITH held AS (
+    SELECT j.id FROM job AS j
+    JOIN unnest($1::bigint[], $2::uuid[]) AS h(id, token)
+      ON j.id = h.id AND j.lease_token = h.token
+    WHERE j.status = 1
+    ORDER BY j.id
+    FOR NO KEY UPDATE OF j
+)
 UPDATE job AS j
 SET lease_expires = now() + $3::bigint * interval '1 millisecond'
-FROM unnest($1::bigint[], $2::uuid[]) AS held(id, token)
-WHERE j.id = held.id AND j.status = 1 AND j.lease_token = held.token
+FROM held
+WHERE j.id = held.id
 RETURNING j.id
 
 -- name: job_complete_many
 -- Records COMPLETED for many jobs at once (types with batch completions):
--- ids $1, lease tokens $2, log lines $3. Fenced like job_finish; returns the
--- ids it completed, so a missing id is a lease that was lost.
+-- ids $1, lease tokens $2, log lines $3. Fenced like job_finish (a row whose
+-- token changed while we waited for its lock drops out); returns the ids it
+-- completed, so a missing id is a lease that was lost. Locks in id order.
+WITH done AS (
+    SELECT j.id, d.line FROM job AS j
+    JOIN unnest($1::bigint[], $2::uuid[], $3::text[]) AS d(id, token, line)
+      ON j.id = d.id AND j.lease_token = d.token
+    WHERE j.status = 1
+    ORDER BY j.id
+    FOR NO KEY UPDATE OF j
+)
 UPDATE job AS j
 SET status = 2, date_finished = now(),
     lease_expires = NULL, lease_owner = NULL, lease_token = NULL,
     log = job_log_append(j.log, done.line, $4::integer)
-FROM unnest($1::bigint[], $2::uuid[], $3::text[]) AS done(id, token, line)
-WHERE j.id = done.id AND j.status = 1 AND j.lease_token = done.token
+FROM done
+WHERE j.id = done.id
 RETURNING j.id
 
 -- name: job_next_due

@@ -1,6 +1,7 @@
 #include "jobrunner/pg/connection.hpp"
 
 #include <charconv>
+#include <mutex>
 
 #include <libpq-fe.h>
 #include <pqxx/pqxx>
@@ -171,9 +172,23 @@ Connection::Connection(Connection&&) noexcept = default;
 Connection& Connection::operator=(Connection&&) noexcept = default;
 Connection::~Connection() = default;
 
+namespace {
+std::mutex& connecting() {
+  static std::mutex mutex;
+  return mutex;
+}
+}  // namespace
+
+void lock_connecting() { connecting().lock(); }
+void unlock_connecting() { connecting().unlock(); }
+
 Connection Connection::open(const std::string& conninfo) {
   try {
-    auto impl = std::make_unique<Impl>(conninfo);
+    std::unique_ptr<Impl> impl;
+    {
+      std::lock_guard lock(connecting());
+      impl = std::make_unique<Impl>(conninfo);
+    }
     return Connection(std::move(impl));
   } catch (const std::exception& e) {
     // libpq does not echo passwords, but a malformed conninfo can be quoted

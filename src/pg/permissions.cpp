@@ -105,6 +105,23 @@ PermissionsReport apply_permissions(Connection& conn, const std::vector<RoleGran
                           " (run jobctl db upgrade first?)");
       }
       ++report.grants;
+      if (std::find(table.privileges.begin(), table.privileges.end(), "INSERT") !=
+          table.privileges.end()) {
+        // Bulk inserts draw ids with nextval() themselves (enqueue_many),
+        // which needs USAGE on the table's identity sequences.
+        const auto sequences = tx.exec(
+            "SELECT pg_get_serial_sequence(format('%I.%I', $1::text, $2::text), a.attname)"
+            " AS sequence FROM pg_attribute AS a"
+            " WHERE a.attrelid = format('%I.%I', $1::text, $2::text)::regclass"
+            "   AND a.attnum > 0 AND NOT a.attisdropped"
+            "   AND pg_get_serial_sequence(format('%I.%I', $1::text, $2::text), a.attname)"
+            "       IS NOT NULL",
+            table.schema, table.table);
+        for (const auto& row : sequences) {
+          // A name from the catalog, already quoted where it needs to be.
+          tx.exec_script("GRANT USAGE ON SEQUENCE " + row.text("sequence") + " TO " + quoted_role);
+        }
+      }
     }
   }
   tx.commit();

@@ -1,6 +1,7 @@
 #include "child_process.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -12,8 +13,9 @@
 #include <cstring>
 #include <stdexcept>
 
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
+#include <spdlog/details/console_globals.h>
+
+#include "jobrunner/pg/connection.hpp"
 
 namespace jobrunner {
 namespace {
@@ -42,13 +44,6 @@ void write_all(int fd, std::string_view data) {
   // only closed, never shut down, so its connections are unharmed.)
   if (report_fd > 3) close_range(3, static_cast<unsigned>(report_fd) - 1, 0);
   close_range(static_cast<unsigned>(report_fd) + 1, ~0U, 0);
-  // Another thread of the parent (the lease keeper, another worker) may have
-  // held the logger's lock at fork(); the child logs through a fresh logger.
-  // Its lines reach the parent's log as the job's stderr.
-  auto logger = std::make_shared<spdlog::logger>(
-      "job", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-  logger->set_pattern("%l: %v");
-  spdlog::set_default_logger(std::move(logger));
   if (limits.memory_limit) {
     const rlimit limit{*limits.memory_limit, *limits.memory_limit};
     setrlimit(RLIMIT_AS, &limit);
@@ -69,6 +64,20 @@ void write_all(int fd, std::string_view data) {
   _exit(0);
 }
 
+// fork() copies only the calling thread. A lock another thread (the lease
+// keeper, another worker) held at that moment would stay locked forever in
+// the child; so the locks a child may need are taken around every fork():
+// the console lock of spdlog's stderr sinks (the child logs through them),
+// and the pg layer's connect lock (a child connects to the database).
+void lock_for_fork() {
+  pg::lock_connecting();
+  spdlog::details::console_mutex::mutex().lock();
+}
+void unlock_after_fork() {
+  spdlog::details::console_mutex::mutex().unlock();
+  pg::unlock_connecting();
+}
+
 }  // namespace
 
 ChildResult run_in_child(const std::function<std::string()>& body, const ChildLimits& limits,
@@ -82,6 +91,8 @@ ChildResult run_in_child(const std::function<std::string()>& body, const ChildLi
     close(report_pipe[1]);
     throw std::runtime_error("pipe: " + std::string(strerror(errno)));
   }
+  static const int registered = pthread_atfork(lock_for_fork, unlock_after_fork, unlock_after_fork);
+  (void)registered;
   std::fflush(nullptr);
   const pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork: " + std::string(strerror(errno)));

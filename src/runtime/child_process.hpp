@@ -31,11 +31,11 @@ struct ChildResult {
 
 // Forks. The child, in a process group of its own so a terminal's Ctrl-C
 // reaches only the runner, runs body() and sends its return value back.
-// Only the calling thread exists in the child: body() must not wait for
-// locks other threads could hold (it gets a fresh default logger). The
-// parent calls started(pid) once (e.g. to start a LeaseKeeper on its own
-// thread), then on_stderr_line for each line the child writes to stderr,
-// until the child ends.
+// Only the calling thread exists in the child: the locks it may need (the
+// logger's, connecting to the database) are held by no other thread at
+// fork(); body() must not wait for others. The parent calls started(pid)
+// once (e.g. to note the child for signals), then on_stderr_line for each
+// line the child writes to stderr, until the child ends.
 ChildResult run_in_child(const std::function<std::string()>& body, const ChildLimits& limits,
                          const std::function<void(pid_t)>& started,
                          const std::function<void(std::string_view)>& on_stderr_line);

@@ -36,13 +36,17 @@ LeaseKeeper::~LeaseKeeper() {
 
 void LeaseKeeper::hold(const Job& job) {
   std::lock_guard lock(mutex_);
-  held_.insert_or_assign(job.id, job);
+  held_.insert_or_assign(job.id, Held{job});
+}
+
+void LeaseKeeper::mark_ran(std::int64_t job_id) {
+  std::lock_guard lock(mutex_);
+  if (auto it = held_.find(job_id); it != held_.end()) it->second.ran = true;
 }
 
 void LeaseKeeper::release(std::int64_t job_id) {
   std::lock_guard lock(mutex_);
   held_.erase(job_id);
-  lost_.erase(job_id);
 }
 
 pg::Connection& LeaseKeeper::connection() {
@@ -82,8 +86,8 @@ void LeaseKeeper::heartbeat() {
   std::vector<Job> jobs;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& [id, job] : held_) {
-      if (!lost_.contains(id)) jobs.push_back(job);
+    for (const auto& [id, held] : held_) {
+      if (!held.lost) jobs.push_back(held.job);
     }
   }
   if (jobs.empty()) return;
@@ -94,11 +98,14 @@ void LeaseKeeper::heartbeat() {
     const std::set<std::int64_t> still_held(kept.begin(), kept.end());
     std::lock_guard lock(mutex_);
     for (const auto& job : jobs) {
-      if (still_held.contains(job.id) || !held_.contains(job.id)) continue;
+      if (still_held.contains(job.id)) continue;
       // Either the job just ended (its end committed while this statement
       // waited for its row) or its lease was taken; in the second case the
-      // runner's finish is refused and logged as an error then.
-      lost_.insert(job.id);
+      // runner's finish is refused and logged as an error then. The same
+      // job claimed again meanwhile holds a new lease: not this one.
+      auto it = held_.find(job.id);
+      if (it == held_.end() || it->second.job.lease_token != job.lease_token) continue;
+      it->second.lost = true;
       spdlog::debug("job {}: lease not extended: the job ended or its lease was taken", job.id);
     }
     spdlog::debug("extended the leases of {} job(s) by {}", kept.size(), format_duration(lease_));
@@ -113,14 +120,15 @@ void LeaseKeeper::heartbeat() {
 // Gives back first, then kills: a worker that sees its child die records a
 // failure only through a finish fenced by the lease, which is gone by then.
 void LeaseKeeper::give_back_and_exit() {
-  std::vector<Job> jobs;
+  std::vector<Job> ran, running;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& [id, job] : held_) jobs.push_back(job);
+    for (const auto& [id, held] : held_) (held.ran ? ran : running).push_back(held.job);
   }
   try {
     auto tx = connection().begin();
-    for (const auto& job : jobs) {
+    store_.complete_many(tx, ran, "completed (recorded at shutdown)");
+    for (const auto& job : running) {
       if (store_.give_back(tx, job, "the runner stopped before the job finished")) {
         spdlog::warn("job {}: still running after the {} grace period; given back (WAITING, "
                      "attempt not counted)",
@@ -130,7 +138,7 @@ void LeaseKeeper::give_back_and_exit() {
     tx.commit();
   } catch (const std::exception& e) {
     spdlog::error("cannot give back {} job(s) ({}); they are rescued when their leases expire",
-                  jobs.size(), e.what());
+                  running.size() + ran.size(), e.what());
   }
   kill_running_children();
   try {

@@ -4,9 +4,10 @@
 //  - every third of the lease it extends the leases of all held jobs in one
 //    statement, so long jobs keep theirs while a dead runner's run out;
 //  - after a stop signal, once the grace period has passed with jobs still
-//    held, it gives the jobs back (WAITING, attempt not counted), kills the
-//    isolated jobs' processes, calls `before_exit` on its connection (e.g. to
-//    record the end of the run) and ends the process with 0.
+//    held, it records COMPLETED for the jobs that ran but await a batched
+//    completion, gives the others back (WAITING, attempt not counted), kills
+//    the isolated jobs' processes, calls `before_exit` on its connection
+//    (e.g. to record the end of the run) and ends the process with 0.
 
 #include <atomic>
 #include <condition_variable>
@@ -34,8 +35,11 @@ class LeaseKeeper {
   LeaseKeeper(const LeaseKeeper&) = delete;
   LeaseKeeper& operator=(const LeaseKeeper&) = delete;
 
-  // The runner claimed the job / no longer holds it (its end was recorded).
+  // The runner claimed the job / the job ran and awaits a batched completion
+  // (still held) / the runner no longer holds it (its end was recorded, or
+  // it is left for a rescue).
   void hold(const Job& job);
+  void mark_ran(std::int64_t job_id);
   void release(std::int64_t job_id);
 
  private:
@@ -52,8 +56,12 @@ class LeaseKeeper {
   std::optional<pg::Connection> conn_;  // the keeper thread's only
 
   mutable std::mutex mutex_;
-  std::map<std::int64_t, Job> held_;
-  std::set<std::int64_t> lost_;  // held, but no longer extended
+  struct Held {
+    Job job;
+    bool ran = false;   // awaits a batched completion
+    bool lost = false;  // its lease was taken: no longer extended
+  };
+  std::map<std::int64_t, Held> held_;
   std::condition_variable wake_;
   bool stop_ = false;
   std::thread thread_;

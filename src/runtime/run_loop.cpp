@@ -40,7 +40,10 @@ void add(RunStats& into, const RunStats& from) {
 class Runner::Loop {
  public:
   Loop(Runner& runner, bool daemon) : runner_(runner), daemon_(daemon) {}
-  ~Loop() { stop_workers(); }
+  ~Loop() {
+    stop_workers();
+    keeper_.reset();  // before the state its before_exit callback reads
+  }
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;
 
@@ -55,11 +58,13 @@ class Runner::Loop {
   bool reconnect();
   void connected();
   void finish();
+  bool write_pending_completions();
 
   void start_workers();
   void stop_workers();
   void worker_main(int index);
   void execute(pg::Connection& conn, const Job& job);
+  void abandon(const Job& job, const std::string& why);
   int free_slots();
 
   Runner& runner_;
@@ -130,14 +135,26 @@ RunStats Runner::Loop::run() {
       spdlog::error("database unavailable: {}", e.what());
       if (!reconnect()) break;
       need_setup = true;
+    } catch (const pg::SqlError& e) {
+      // Class 40 (a deadlock, a serialization failure): the transaction was
+      // rolled back whole, so a daemon simply goes on.
+      if (!daemon_ || e.sqlstate().rfind("40", 0) != 0) throw;
+      spdlog::warn("retrying after a transaction rollback: {}", e.what());
     }
   }
   finish();
   return stats_;
 }
 
-// After connecting: rescue what dead runners left, and listen for new work.
+// After connecting: record what completed meanwhile (before a rescue could
+// take it for a dead runner's), rescue what dead runners left, and listen
+// for new work.
 void Runner::Loop::connected() {
+  {
+    std::lock_guard lock(mutex_);
+    database_lost_.reset();  // this outage is over
+  }
+  claim_and_dispatch(0);
   const int rescued = runner_.rescue_expired();
   {
     std::lock_guard lock(mutex_);
@@ -218,11 +235,14 @@ bool Runner::Loop::claim_and_dispatch(int wanted) {
     // of jobs that may run twice (JobTypeSpec::batch_completions).
     tx.commit_without_flush_wait();
   } catch (...) {
-    // Not written: keep them for the next transaction (their leases were
-    // released, so if the runner never gets there they are rescued).
+    // Not written: keep them for the next transaction; the keeper extends
+    // their leases meanwhile.
     std::lock_guard lock(mutex_);
     completions_.insert(completions_.end(), batch.begin(), batch.end());
     throw;
+  }
+  if (keeper_) {
+    for (const auto& job : batch) keeper_->release(job.id);
   }
   if (jobs.empty()) return false;
   claimed_ += static_cast<int>(jobs.size());
@@ -319,24 +339,33 @@ bool Runner::Loop::reconnect() {
 }
 
 // The end of a run: lets the running jobs finish (a stop's grace period is
-// the keeper's), then writes what completed.
+// the keeper's), writing what completes meanwhile, then the rest.
 void Runner::Loop::finish() {
-  stop_workers();
-  std::vector<Job> batch;
-  {
-    std::lock_guard lock(mutex_);
-    batch.swap(completions_);
+  for (;;) {
+    {
+      std::lock_guard lock(mutex_);
+      if (busy_ == 0 && queue_.empty()) break;
+    }
+    if (!write_pending_completions()) break;
+    wait_for_a_worker();
   }
-  if (batch.empty()) return;
+  stop_workers();
+  write_pending_completions();
+}
+
+// False when the database is gone: a daemon gives up on them (they are
+// rescued and run again), a cron run exits 75.
+bool Runner::Loop::write_pending_completions() {
   try {
-    auto tx = runner_.conn_.begin();
-    write_completions(tx, batch);
-    tx.commit();
+    claim_and_dispatch(0);
+    return true;
   } catch (const DatabaseUnavailable& e) {
+    std::lock_guard lock(mutex_);
     spdlog::error("cannot record {} completed job(s) ({}); they are rescued and run again when "
                   "their leases expire",
-                  batch.size(), e.what());
+                  completions_.size(), e.what());
     if (!daemon_) throw;
+    return false;
   }
 }
 
@@ -379,6 +408,12 @@ void Runner::Loop::worker_main(int index) {
     } catch (const DatabaseUnavailable& e) {
       conn.reset();  // opened again for the next job
       spdlog::error("worker {}: job {}: database unavailable: {}", index, job.id, e.what());
+      std::lock_guard guard(mutex_);
+      database_lost_ = e.what();
+    } catch (const std::exception& e) {
+      abandon(job, e.what());
+    } catch (...) {
+      abandon(job, "an unknown exception");
     }
     lock.lock();
     --busy_;
@@ -386,24 +421,36 @@ void Runner::Loop::worker_main(int index) {
   }
 }
 
-// Runs one claimed job on `conn` and hands its outcome on. Throws
-// DatabaseUnavailable (after telling the dispatcher) when `conn` failed;
-// the job then stays RUNNING until its lease expires and it is rescued.
+// Runs one claimed job on `conn` and hands its outcome on. On an exception
+// (DatabaseUnavailable above all) the job is let go: it stays RUNNING until
+// its lease expires and it is rescued.
 void Runner::Loop::execute(pg::Connection& conn, const Job& job) {
   RunStats counts;
+  bool ran = false;
   try {
-    const bool ran = runner_.run_claimed(conn, job, counts);
+    ran = runner_.run_claimed(conn, job, counts);
+  } catch (...) {
     if (keeper_) keeper_->release(job.id);
-    std::lock_guard lock(mutex_);
-    add(stats_, counts);
-    if (ran) completions_.push_back(job);
-  } catch (const DatabaseUnavailable& e) {
-    if (keeper_) keeper_->release(job.id);
-    std::lock_guard lock(mutex_);
-    add(stats_, counts);
-    if (!inline_workers()) database_lost_ = e.what();
     throw;
   }
+  if (keeper_) {
+    // A job that ran stays held until its batched completion is written.
+    if (ran) {
+      keeper_->mark_ran(job.id);
+    } else {
+      keeper_->release(job.id);
+    }
+  }
+  std::lock_guard lock(mutex_);
+  add(stats_, counts);
+  if (ran) completions_.push_back(job);
+}
+
+// A worker met an error that is not the job's (the job's own errors are its
+// outcome): the job is let go for a rescue, and the worker goes on.
+void Runner::Loop::abandon(const Job& job, const std::string& why) {
+  if (keeper_) keeper_->release(job.id);
+  spdlog::error("job {}: left for a rescue after an internal error: {}", job.id, why);
 }
 
 }  // namespace jobrunner

@@ -154,6 +154,13 @@ class Connection {
   std::unique_ptr<Impl> impl_;
 };
 
+// Connection::open holds a process-wide lock while it connects. A process
+// that forks children which connect (isolated jobs) takes it around fork(),
+// so that no child starts with libpq's or OpenSSL's set-up half done by
+// another thread.
+void lock_connecting();
+void unlock_connecting();
+
 // conninfo with any password replaced by "***", for messages.
 std::string redact_conninfo(const std::string& conninfo);
 
