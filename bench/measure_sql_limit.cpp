@@ -1,0 +1,55 @@
+// (a) The SQL limit: how fast the job table alone lets jobs be claimed and
+// finished, with no runner around the statements. The runner's throughput
+// (b) is judged against it.
+#include <spdlog/spdlog.h>
+
+#include "bare_sql.hpp"
+#include "failure.hpp"
+#include "measures.hpp"
+
+namespace jobrunner::bench {
+namespace {
+
+constexpr int kBatch = 100;
+
+// Claims and completes every ready job, `batch` at a time, the claim and
+// the finish each in its own transaction (as a runner must: the claim
+// commits at once so the lease is visible). Returns jobs per second.
+double drain_rate(MeasureContext& ctx, int batch) {
+  auto& conn = ctx.conn;
+  BenchDatabase::clear_jobs(conn);
+  insert_ready_jobs(conn, ctx.options.jobs);
+  BenchDatabase::vacuum_analyze(conn);
+  std::int64_t done = 0;
+  Stopwatch watch;
+  for (;;) {
+    auto claim_tx = conn.begin();
+    const auto claimed = claim_jobs(claim_tx, batch);
+    claim_tx.commit();
+    if (claimed.size() == 0) break;
+    auto finish_tx = conn.begin();
+    complete_jobs(finish_tx, claimed);
+    finish_tx.commit();
+    done += static_cast<std::int64_t>(claimed.size());
+  }
+  const double seconds = watch.seconds();
+  if (done != ctx.options.jobs) {
+    throw MeasureFailed("claimed " + std::to_string(done) + " of " +
+                        std::to_string(ctx.options.jobs) + " ready jobs");
+  }
+  return per_second(static_cast<double>(done), seconds);
+}
+
+}  // namespace
+
+SqlLimit measure_sql_limit(MeasureContext& ctx) {
+  SqlLimit result{.jobs = ctx.options.jobs, .batch = kBatch};
+  spdlog::info("(a) SQL limit: {} jobs, claim 1 + finish 1 per job", result.jobs);
+  result.single_jobs_per_s = drain_rate(ctx, 1);
+  spdlog::info("(a) SQL limit: {} jobs, claim {} + finish {} at a time", result.jobs, kBatch,
+               kBatch);
+  result.batched_jobs_per_s = drain_rate(ctx, kBatch);
+  return result;
+}
+
+}  // namespace jobrunner::bench

@@ -1,0 +1,82 @@
+#include "queue.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "failure.hpp"
+#include "jobrunner/core/status.hpp"
+#include "jobrunner/pg/job_store.hpp"
+#include "noop/noop_job.hpp"
+
+namespace jobrunner::bench {
+namespace {
+
+const std::string& job_type() { return noop::noop_job_type().spec.name; }
+
+}  // namespace
+
+void enqueue_noop_jobs(pg::Connection& conn, std::int64_t foo_id, int count, int batch,
+                       Commit commit) {
+  const pg::JobStore store(noop::noop_job_type().spec);
+  const std::vector<pg::EnqueueRequest> full(static_cast<std::size_t>(batch),
+                                             pg::EnqueueRequest{.target_id = foo_id});
+  std::optional<pg::Transaction> tx;
+  for (int done = 0; done < count; done += batch) {
+    if (!tx) tx.emplace(conn.begin());
+    if (count - done >= batch) {
+      store.enqueue_many(*tx, full);
+    } else {
+      store.enqueue_many(*tx, {full.begin(), full.begin() + (count - done)});
+    }
+    if (commit == Commit::per_batch) {
+      tx->commit();
+      tx.reset();
+    }
+  }
+  if (tx) tx->commit();
+}
+
+bool any_unfinished(pg::Connection& conn) {
+  auto tx = conn.begin();
+  const auto rows = tx.exec(
+      "SELECT EXISTS (SELECT 1 FROM job WHERE job_type = $1 AND status = 0)"
+      " OR EXISTS (SELECT 1 FROM job WHERE job_type = $1 AND status = 1) AS busy",
+      job_type());
+  tx.commit();
+  return rows.at(0).boolean("busy");
+}
+
+std::int64_t count_unfinished(pg::Connection& conn) {
+  auto tx = conn.begin();
+  const auto rows = tx.exec(
+      "SELECT (SELECT count(*) FROM job WHERE job_type = $1 AND status = 0)"
+      " + (SELECT count(*) FROM job WHERE job_type = $1 AND status = 1) AS n",
+      job_type());
+  tx.commit();
+  return rows.at(0).integer("n");
+}
+
+void check_all_completed(pg::Connection& conn, std::int64_t expected) {
+  auto tx = conn.begin();
+  const auto rows = tx.exec(
+      "SELECT status, count(*) AS n FROM job WHERE job_type = $1 GROUP BY status ORDER BY status",
+      job_type());
+  tx.commit();
+  std::int64_t completed = 0;
+  std::string found;
+  for (const auto& row : rows) {
+    const auto code = static_cast<int>(row.integer("status"));
+    const auto n = row.integer("n");
+    if (code == static_cast<int>(JobStatus::completed)) completed = n;
+    const auto status = status_from_code(code);
+    found += (found.empty() ? "" : ", ") + std::to_string(n) + " " +
+             (status ? std::string(to_string(*status)) : "status " + std::to_string(code));
+  }
+  if (completed != expected || rows.size() != (completed > 0 ? 1U : 0U)) {
+    throw MeasureFailed("expected " + std::to_string(expected) + " COMPLETED NoopJobs, found " +
+                        (found.empty() ? "none" : found));
+  }
+}
+
+}  // namespace jobrunner::bench

@@ -1,0 +1,107 @@
+#include <cmath>
+
+#include "report.hpp"
+
+namespace jobrunner::bench {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// Figures to a sensible precision, not 17 digits.
+double round_to(double value, int decimals) {
+  const double scale = std::pow(10.0, decimals);
+  return std::round(value * scale) / scale;
+}
+
+Json summary_ms(const Summary& s) {
+  return {{"count", s.count},           {"mean_ms", round_to(s.mean, 3)},
+          {"min_ms", round_to(s.min, 3)}, {"p50_ms", round_to(s.p50, 3)},
+          {"p99_ms", round_to(s.p99, 3)}, {"max_ms", round_to(s.max, 3)}};
+}
+
+Json drain_row(const DrainRow& row) {
+  Json j = {{"label", row.label},     {"mode", row.daemon ? "daemon" : "cron"},
+            {"concurrency", row.concurrency}, {"isolated", row.isolated},
+            {"jobs", row.jobs},       {"ok", !row.error}};
+  if (row.error) {
+    j["error"] = *row.error;
+  } else {
+    j["seconds"] = round_to(row.seconds, 3);
+    j["jobs_per_s"] = round_to(row.jobs_per_s, 1);
+    j["peak_rss_mb"] = round_to(row.peak_rss_mb, 2);
+  }
+  return j;
+}
+
+Json target(const Target& t) {
+  Json j = {{"name", t.name}, {"requirement", t.requirement}, {"result", t.verdict()}};
+  j["ratio"] = t.ratio ? Json(round_to(*t.ratio, 3)) : Json(nullptr);
+  j["needs"] = t.need == Target::Need::at_least ? ">=" : t.need == Target::Need::below ? "<" : "<=";
+  j["limit"] = t.limit;
+  j["figures"] = t.figures;
+  return j;
+}
+
+}  // namespace
+
+Json report_json(const Results& r, const std::vector<Target>& targets) {
+  Json out;
+  out["run"] = {{"version", r.run.version},       {"started_utc", r.run.started_utc},
+                {"duration_s", round_to(r.run.duration_s, 1)},
+                {"jobs", r.run.jobs},             {"quick", r.run.quick},
+                {"only", r.run.only},             {"runner", r.run.runner}};
+  out["machine"] = {{"nproc", r.machine.nproc}, {"cpu_model", r.machine.cpu_model},
+                    {"ram_mb", r.machine.ram_mb}, {"kernel", r.machine.kernel}};
+  Json settings = Json::object();
+  for (const auto& [name, value] : r.server.settings) settings[name] = value;
+  out["postgresql"] = {{"version", r.server.version}, {"settings", settings}};
+
+  out["sql_limit"] = nullptr;
+  if (const auto& a = r.sql_limit) {
+    out["sql_limit"] = {{"jobs", a->jobs},
+                        {"batch", a->batch},
+                        {"single_jobs_per_s", round_to(a->single_jobs_per_s, 1)},
+                        {"batched_jobs_per_s", round_to(a->batched_jobs_per_s, 1)}};
+  }
+  out["drain"] = Json::array();
+  for (const auto& row : r.drain) out["drain"].push_back(drain_row(row));
+  out["enqueue"] = nullptr;
+  if (const auto& c = r.enqueue) {
+    out["enqueue"] = {{"bulk_jobs", c->bulk_jobs},
+                      {"bulk_batch", c->bulk_batch},
+                      {"bulk_jobs_per_s", round_to(c->bulk_jobs_per_s, 1)},
+                      {"single_jobs", c->single_jobs},
+                      {"single_jobs_per_s", round_to(c->single_jobs_per_s, 1)}};
+  }
+  out["latency"] = nullptr;
+  if (const auto& d = r.latency) {
+    out["latency"] = summary_ms(d->ms);
+    out["latency"]["negative"] = d->negative;
+  }
+  out["idle_tick"] = nullptr;
+  if (const auto& e = r.idle_tick) {
+    out["idle_tick"] = summary_ms(e->ms);
+    out["idle_tick"]["startup"] = summary_ms(e->startup_ms);
+    out["idle_tick"]["connect"] = summary_ms(e->connect_ms);
+  }
+  out["claim_scaling"] = nullptr;
+  if (const auto& f = r.claim_scaling) {
+    Json sizes = Json::array();
+    for (const auto& size : f->sizes) {
+      Json s = summary_ms(size.ms);
+      s["finished_rows"] = size.finished_rows;
+      sizes.push_back(s);
+    }
+    out["claim_scaling"] = {{"sizes", sizes}, {"p50_ratio", round_to(f->p50_ratio, 3)}};
+  }
+  out["peak_rss"] = nullptr;
+  if (const auto* g = r.drain_row(drain_label(true, kPeakRssConcurrency, false)); g && !g->error) {
+    out["peak_rss"] = {{"label", g->label}, {"mb", round_to(g->peak_rss_mb, 2)}};
+  }
+  out["targets"] = Json::array();
+  for (const auto& t : targets) out["targets"].push_back(target(t));
+  out["failures"] = r.failures;
+  return out;
+}
+
+}  // namespace jobrunner::bench

@@ -1,0 +1,123 @@
+#include <fmt/format.h>
+
+#include "report.hpp"
+#include "text_table.hpp"
+
+namespace jobrunner::bench {
+namespace {
+
+std::string rate(double jobs_per_s) { return fmt::format("{:.0f}", jobs_per_s); }
+std::string ms(double value) { return fmt::format("{:.3f}", value); }
+
+void print_header(std::ostream& out, const Results& r) {
+  out << fmt::format("jobrunner-bench {}: {}, {:.0f} s, measures {}, {} jobs{}\n", r.run.version,
+                     r.run.started_utc, r.run.duration_s, r.run.only, r.run.jobs,
+                     r.run.quick ? " (--quick)" : "");
+  out << fmt::format("machine     {} CPUs, {}, {} MB RAM, {}\n", r.machine.nproc,
+                     r.machine.cpu_model, r.machine.ram_mb, r.machine.kernel);
+  std::string settings;
+  for (const auto& [name, value] : r.server.settings) settings += " " + name + "=" + value;
+  out << fmt::format("PostgreSQL  {};{}\n", r.server.version, settings);
+  out << fmt::format("runner      {}\n", r.run.runner);
+}
+
+void print_sql_limit(std::ostream& out, const SqlLimit& a) {
+  out << fmt::format("\n(a) SQL limit: bare claim + finish on the job table, {} jobs\n", a.jobs);
+  TextTable table({"mode", "transactions", "jobs/s"}, "llr");
+  table.add({"single", "claim 1; finish 1", rate(a.single_jobs_per_s)});
+  table.add({"batched", fmt::format("claim {}; finish {} in one UPDATE", a.batch, a.batch),
+             rate(a.batched_jobs_per_s)});
+  table.print(out);
+}
+
+void print_drain(std::ostream& out, const std::vector<DrainRow>& rows) {
+  out << fmt::format("\n(b) drain: {} NoopJobs by one run-noop-jobs process\n", rows.front().jobs);
+  TextTable table({"runner", "jobs/s", "seconds", "peak RSS MB"}, "lrrr");
+  for (const auto& row : rows) {
+    if (row.error) {
+      table.add({row.label, "FAILED (see the end)"});
+    } else {
+      table.add({row.label, rate(row.jobs_per_s), fmt::format("{:.2f}", row.seconds),
+                 fmt::format("{:.1f}", row.peak_rss_mb)});
+    }
+  }
+  table.print(out);
+}
+
+void print_enqueue(std::ostream& out, const EnqueueRate& c) {
+  out << "\n(c) enqueue rate\n";
+  TextTable table({"how", "jobs", "jobs/s"}, "lrr");
+  table.add({fmt::format("JobStore::enqueue_many, {} per transaction", c.bulk_batch),
+             std::to_string(c.bulk_jobs), rate(c.bulk_jobs_per_s)});
+  table.add({"JobStore::enqueue, one per transaction", std::to_string(c.single_jobs),
+             rate(c.single_jobs_per_s)});
+  table.print(out);
+}
+
+void print_latency(std::ostream& out, const Latency& d) {
+  out << fmt::format(
+      "\n(d) latency, enqueue commit to job start (daemon c1 in-process, {} jobs)\n", d.samples);
+  out << fmt::format("  p50 {} ms   p99 {} ms   max {} ms   min {} ms\n", ms(d.ms.p50),
+                     ms(d.ms.p99), ms(d.ms.max), ms(d.ms.min));
+  if (d.negative > 0) {
+    out << fmt::format("  {} negative: the daemon started the job before the client's commit() "
+                       "returned (kept as measured)\n",
+                       d.negative);
+  }
+}
+
+void print_idle_tick(std::ostream& out, const IdleTick& e) {
+  out << fmt::format("\n(e) idle cron tick, spawn to exit ({} runs)\n", e.runs);
+  TextTable table({"", "mean ms", "p50 ms", "max ms"}, "lrrr");
+  auto add = [&](const char* what, const Summary& s) {
+    table.add({what, ms(s.mean), ms(s.p50), ms(s.max)});
+  };
+  add("idle cron run", e.ms);
+  add("for scale: run-noop-jobs --version", e.startup_ms);
+  add("for scale: connect + SELECT 1", e.connect_ms);
+  table.print(out);
+}
+
+void print_claim_scaling(std::ostream& out, const ClaimScaling& f) {
+  const auto& first = f.sizes.front();
+  out << fmt::format("\n(f) claim-statement time ({} claims each)\n", first.claims);
+  TextTable table({"finished rows", "mean ms", "p50 ms"}, "rrr");
+  for (const auto& size : f.sizes) {
+    table.add({std::to_string(size.finished_rows), ms(size.ms.mean), ms(size.ms.p50)});
+  }
+  table.print(out);
+  out << fmt::format("  p50 ratio, largest / smallest: {:.2f}\n", f.p50_ratio);
+}
+
+void print_targets(std::ostream& out, const std::vector<Target>& targets) {
+  out << "\ntargets\n";
+  TextTable table({"target", "result", "ratio", "figures"}, "llll");
+  for (const auto& t : targets) {
+    table.add({t.requirement, t.verdict(), t.ratio_text(), t.figures});
+  }
+  table.print(out);
+}
+
+}  // namespace
+
+void print_report(std::ostream& out, const Results& r, const std::vector<Target>& targets) {
+  print_header(out, r);
+  if (r.sql_limit) print_sql_limit(out, *r.sql_limit);
+  if (r.run.only.find('b') != std::string::npos && !r.drain.empty()) print_drain(out, r.drain);
+  if (r.enqueue) print_enqueue(out, *r.enqueue);
+  if (r.latency) print_latency(out, *r.latency);
+  if (r.idle_tick) print_idle_tick(out, *r.idle_tick);
+  if (r.claim_scaling) print_claim_scaling(out, *r.claim_scaling);
+  if (const auto* g = r.drain_row(drain_label(true, kPeakRssConcurrency, false))) {
+    out << "\n(g) peak RSS of " << g->label << ": "
+        << (g->error ? "not measured (see the end)" : fmt::format("{:.1f} MB", g->peak_rss_mb))
+        << "\n";
+  }
+  print_targets(out, targets);
+  if (!r.failures.empty()) {
+    out << "\ncould not be measured:\n";
+    for (const auto& failure : r.failures) out << "  " << failure << "\n";
+  }
+}
+
+}  // namespace jobrunner::bench
