@@ -217,7 +217,10 @@ TEST_F(JobctlInspectTest, stats_counts_lag_running_leases_failures_pauses_and_th
 
   ASSERT_EQ(result.exit_code, kOk) << shown(result);
   const auto stats = nlohmann::json::parse(result.out);
-  ASSERT_EQ(stats["types"].size(), 1u) << result.out;
+  // Every registered type, in name order: foo, then noop (which has no jobs).
+  ASSERT_EQ(stats["types"].size(), 2u) << result.out;
+  EXPECT_EQ(stats["types"][1]["job_type"], "noop");
+  EXPECT_EQ(stats["types"][1]["counts"]["WAITING"], 0);
   const auto& foo = stats["types"][0];
   EXPECT_EQ(foo["job_type"], "foo");
   EXPECT_EQ(foo["counts"]["WAITING"], 2);
