@@ -2,44 +2,16 @@
 
 #include <unistd.h>
 
+#include <string>
+#include <vector>
+
 #include "failure.hpp"
 #include "jobrunner/pg/job_store.hpp"
+#include "jobrunner/pg/queries.hpp"
 #include "noop/noop_job.hpp"
 
 namespace jobrunner::bench {
 namespace {
-
-// job_claim of sql/queries/job.sql, returning only what the finish needs.
-constexpr std::string_view kClaim = R"sql(
-WITH ready AS (
-    SELECT id FROM job
-    WHERE job_type = $1 AND status = 0
-      AND (lease_expires IS NULL OR lease_expires <= now())
-      AND (scheduled_start IS NULL OR scheduled_start <= now())
-    ORDER BY priority, id
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE job AS j
-SET status = 1, date_started = now(), date_finished = NULL,
-    attempt_count = j.attempt_count + 1,
-    lease_owner = $3, lease_token = gen_random_uuid(),
-    lease_expires = now() + $4::bigint * interval '1 millisecond'
-FROM ready
-WHERE j.id = ready.id
-RETURNING j.id, j.lease_token::text AS lease_token
-)sql";
-
-// job_complete_many of sql/queries/job.sql, with one log line for all.
-constexpr std::string_view kComplete = R"sql(
-UPDATE job AS j
-SET status = 2, date_finished = now(),
-    lease_expires = NULL, lease_owner = NULL, lease_token = NULL,
-    log = job_log_append(j.log, $3::text, $4::integer)
-FROM unnest($1::bigint[], $2::uuid[]) AS done(id, token)
-WHERE j.id = done.id AND j.status = 1 AND j.lease_token = done.token
-RETURNING j.id
-)sql";
 
 constexpr std::string_view kInsertReady = R"sql(
 INSERT INTO job (job_type) SELECT $1 FROM generate_series(1, $2::bigint)
@@ -61,7 +33,7 @@ ClaimedJobs claim_jobs(pg::Transaction& tx, int limit) {
   static const std::string owner = "jobrunner-bench:" + std::to_string(getpid());
   const auto lease = noop::noop_job_type().spec.lease;
   ClaimedJobs claimed;
-  for (const auto& row : tx.exec(kClaim, job_type(), limit, owner, lease.count())) {
+  for (const auto& row : tx.exec(pg::query("job_claim"), job_type(), limit, owner, lease.count())) {
     claimed.ids.push_back(row.integer("id"));
     claimed.tokens.push_back(row.text("lease_token"));
   }
@@ -69,8 +41,10 @@ ClaimedJobs claim_jobs(pg::Transaction& tx, int limit) {
 }
 
 void complete_jobs(pg::Transaction& tx, const ClaimedJobs& jobs) {
-  const auto done = tx.exec(kComplete, pg::to_array_param(jobs.ids),
-                            pg::to_array_param(jobs.tokens), kCompletedLine, pg::kJobLogLimit);
+  const std::vector<std::string> lines(jobs.ids.size(), std::string(kCompletedLine));
+  const auto done = tx.exec(pg::query("job_complete_many"), pg::to_array_param(jobs.ids),
+                            pg::to_array_param(jobs.tokens), pg::to_array_param(lines),
+                            pg::kJobLogLimit);
   if (done.size() != jobs.size()) {
     throw MeasureFailed("completed " + std::to_string(done.size()) + " of " +
                         std::to_string(jobs.size()) + " claimed jobs: a lease was lost");

@@ -1,4 +1,4 @@
-#include "queries.hpp"
+#include "jobrunner/pg/queries.hpp"
 
 #include <map>
 

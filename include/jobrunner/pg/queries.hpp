@@ -1,6 +1,7 @@
 #pragma once
 // The named statements of sql/queries/*.sql. A C++ method and the SQL block it
-// runs share a name, so a reader can go from one to the other.
+// runs share a name, so a reader can go from one to the other. Public so that
+// jobrunner-bench times the very statements the runner runs.
 
 #include <string>
 #include <string_view>
