@@ -58,12 +58,22 @@ class DaemonTest : public testing::RunnerProcessTest {
         << "the daemon never started";
   }
   // SIGTERM, then the exit code (asserting it exits within 60 s).
-  int stop(Program& daemon) const {
+  // Terminates the sessions of pg_stat_activity `where` holds for, waiting
+  // until each has ended; how many.
+  std::int64_t terminate(const std::string& where) const {
+    // In the select list, so it runs only for the rows `where` selects.
+    return db.scalar(
+        "SELECT count(*) FILTER (WHERE ended) FROM (SELECT pg_terminate_backend(pid, 10000) AS "
+        "ended FROM pg_stat_activity WHERE " +
+        where + ") AS s");
+  }
+  // Stops the daemon with SIGTERM; its output, for failure messages.
+  testing::ProcessResult stop(Program& daemon) const {
     daemon.signal(SIGTERM);
     EXPECT_TRUE(daemon.exited_within(60s)) << "the daemon did not stop on SIGTERM";
-    const auto result = daemon.wait();
+    auto result = daemon.wait();
     EXPECT_EQ(result.exit_code, 0) << result.err;
-    return result.exit_code;
+    return result;
   }
 
   const pg::JobStore noop_store{noop::noop_job_type().spec};
@@ -249,21 +259,54 @@ TEST_F(DaemonTest, past_the_grace_period_every_running_job_is_given_back_and_the
 TEST_F(DaemonTest, a_daemon_reconnects_after_its_connections_are_terminated) {
   Program daemon(runner_argv({"--daemon", "--concurrency", "2", "--poll-interval", "200ms"}));
   wait_until_started();
-  const auto before = enqueue();
-  ASSERT_TRUE(eventually([&] { return status_of(before) == kCompleted; }));
+  // Two jobs at once, so that both workers have opened a connection.
+  enqueue_foo_jobs(2, {{"work_ms", 300}});
+  ASSERT_TRUE(eventually([&] { return count("status = 2") == 2; }));
 
-  // Every session on this test's database but ours: the daemon's.
-  const auto terminated = db.scalar(
-      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-      "WHERE datname = current_database() AND pid <> pg_backend_pid()");
-  ASSERT_GT(terminated, 0);
-  const auto after = enqueue();
+  // Every session on this test's database but ours (the daemon's runner,
+  // workers and lease keeper), waiting until each has ended.
+  ASSERT_GE(terminate("datname = current_database() AND pid <> pg_backend_pid()"), 3);
+  const auto after = enqueue_foo_jobs(2, {{"work_ms", 300}});
 
-  EXPECT_TRUE(eventually([&] { return status_of(after) == kCompleted; }, 60s))
-      << "the daemon did not come back after losing its connections";
+  const bool came_back = eventually([&] { return count("status = 2") == 4; }, 60s);
   EXPECT_FALSE(daemon.exited_within(0s)) << "the daemon exited instead of reconnecting";
-  stop(daemon);
-  EXPECT_EQ(frozzles_of(after), 1);
+  const auto result = stop(daemon);
+  EXPECT_TRUE(came_back) << "the daemon did not come back after losing its connections; job "
+                         << after.at(0) << " log:\n"
+                         << log_of(after.at(0)) << "\ndaemon stderr:\n"
+                         << result.err;
+  // A worker finds its idle connection closed before it starts a job, so
+  // the jobs after the outage ran once, not on a dead connection.
+  EXPECT_EQ(count("status = 2 AND attempt_count = 1"), 4) << result.err;
+  for (const auto id : after) EXPECT_EQ(frozzles_of(id), 1);
+  EXPECT_NE(result.err.find("reconnected to the database"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("closed its idle connection"), std::string::npos) << result.err;
+}
+
+TEST_F(DaemonTest, a_job_whose_connection_fails_mid_job_is_recorded_at_once_and_runs_again) {
+  // A lease of an hour: only the runner's own record of the lost attempt,
+  // not a rescue, can bring the job back within the test.
+  Program daemon(runner_argv(
+      {"--daemon", "--concurrency", "2", "--lease", "1h", "--poll-interval", "200ms"}));
+  wait_until_started();
+  const auto id = enqueue({{"work_ms", 3000}});
+  // The job's transaction, open while the job works (and no other, which
+  // would not stay idle for half a second).
+  const std::string job_session =
+      "datname = current_database() AND state = 'idle in transaction' AND "
+      "state_change < now() - interval '500 ms'";
+  ASSERT_TRUE(eventually([&] {
+    return db.scalar("SELECT count(*) FROM pg_stat_activity WHERE " + job_session) == 1;
+  }));
+  ASSERT_EQ(terminate(job_session), 1);
+
+  const bool ran_again = eventually([&] { return status_of(id) == kCompleted; }, 60s);
+  const auto result = stop(daemon);
+  ASSERT_TRUE(ran_again) << "log:\n" << log_of(id) << "\ndaemon stderr:\n" << result.err;
+  EXPECT_EQ(db.scalar("SELECT attempt_count FROM job WHERE id = $1", id), 2);
+  EXPECT_NE(log_of(id).find("ConnectionLost"), std::string::npos) << log_of(id);
+  EXPECT_EQ(frozzles_of(id), 1) << "the lost attempt's work was rolled back";
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM error_report"), 0) << "a retried attempt is no OOPS";
 }
 
 }  // namespace

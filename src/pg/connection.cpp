@@ -1,5 +1,7 @@
 #include "jobrunner/pg/connection.hpp"
 
+#include <poll.h>
+
 #include <charconv>
 #include <mutex>
 
@@ -239,6 +241,12 @@ std::string Connection::describe() const {
 }
 
 int Connection::backend_pid() const { return impl_->conn.backendpid(); }
+
+bool Connection::idle_and_open() const {
+  if (!impl_->conn.is_open()) return false;
+  pollfd socket{impl_->conn.sock(), POLLIN, 0};
+  return socket.fd >= 0 && poll(&socket, 1, 0) == 0;
+}
 
 void Connection::listen(const std::string& channel) {
   try {

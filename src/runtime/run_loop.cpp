@@ -2,7 +2,8 @@
 // runner's connection, claims as many ready jobs as there are free slots in
 // one statement, and the jobs run on `concurrency` workers (inline when it is
 // 1). Completions of types with batch completions are written by the
-// dispatcher, many per statement, in the transaction of its next claim.
+// dispatcher, many per statement, in the transaction of its next claim; so
+// are the attempts of jobs whose worker lost its connection mid-job.
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
@@ -55,6 +56,7 @@ class Runner::Loop {
   void wait_for_work();
   void wait_for_a_worker();
   void write_completions(pg::Transaction& tx, std::vector<Job>& batch);
+  void record_interrupted();
   bool reconnect();
   void connected();
   void finish();
@@ -64,6 +66,7 @@ class Runner::Loop {
   void stop_workers();
   void worker_main(int index);
   void execute(pg::Connection& conn, const Job& job);
+  void interrupt(const Job& job, const std::string& why);
   void abandon(const Job& job, const std::string& why);
   int free_slots();
 
@@ -86,8 +89,10 @@ class Runner::Loop {
   std::deque<Job> queue_;
   int busy_ = 0;
   bool closing_ = false;
-  std::vector<Job> completions_;              // ran, COMPLETED not yet written
-  std::optional<std::string> database_lost_;  // a worker's connection failed
+  std::vector<Job> completions_;  // ran, COMPLETED not yet written
+  // Still held, their attempts not yet recorded: the worker's connection
+  // failed mid-job. With why.
+  std::vector<std::pair<Job, std::string>> interrupted_;
   RunStats stats_;
   std::vector<std::thread> workers_;
 };
@@ -150,10 +155,6 @@ RunStats Runner::Loop::run() {
 // take it for a dead runner's), rescue what dead runners left, and listen
 // for new work.
 void Runner::Loop::connected() {
-  {
-    std::lock_guard lock(mutex_);
-    database_lost_.reset();  // this outage is over
-  }
   claim_and_dispatch(0);
   const int rescued = runner_.rescue_expired();
   {
@@ -182,13 +183,6 @@ bool Runner::Loop::step() {
     spdlog::info("stopping: --max-runtime {} reached", format_duration(*options().max_runtime));
     return false;
   }
-  {
-    std::lock_guard lock(mutex_);
-    if (database_lost_) {
-      const auto message = *std::exchange(database_lost_, std::nullopt);
-      throw DatabaseUnavailable(message);
-    }
-  }
   if (daemon_ && Clock::now() >= next_housekeeping_) {
     if (options().housekeeping && !options().housekeeping(runner_.conn_)) return false;
     const int rescued = runner_.rescue_expired();
@@ -207,7 +201,9 @@ bool Runner::Loop::step() {
     std::unique_lock lock(mutex_);
     // Cron mode ends when nothing is ready and nothing runs: a running job
     // may still make one ready (a retry), so wait for it first.
-    if (busy_ == 0 && queue_.empty() && completions_.empty()) return false;
+    if (busy_ == 0 && queue_.empty() && completions_.empty() && interrupted_.empty()) {
+      return false;
+    }
     lock.unlock();
     wait_for_a_worker();
     return true;
@@ -216,9 +212,11 @@ bool Runner::Loop::step() {
   return true;
 }
 
-// Writes pending completions and claims up to `wanted` jobs, in one
-// transaction; true when jobs were claimed (and handed to workers).
+// Records interrupted attempts, then writes pending completions and claims
+// up to `wanted` jobs in one transaction; true when jobs were claimed (and
+// handed to workers).
 bool Runner::Loop::claim_and_dispatch(int wanted) {
+  record_interrupted();
   std::vector<Job> batch;
   {
     std::lock_guard lock(mutex_);
@@ -283,6 +281,38 @@ void Runner::Loop::write_completions(pg::Transaction& tx, std::vector<Job>& batc
   add(stats_, counts);
 }
 
+// A job whose connection failed (mid-job, or as its worker connected) may or
+// may not have done its work: it is recorded as a rescue would record it once its lease
+// expired (the attempt counts; retried at once while retries remain), but
+// now, on the dispatcher's connection. Throws DatabaseUnavailable when the
+// database is gone for the dispatcher too; what is left stays for the next
+// call.
+void Runner::Loop::record_interrupted() {
+  std::vector<std::pair<Job, std::string>> lost;
+  {
+    std::lock_guard lock(mutex_);
+    lost.swap(interrupted_);
+  }
+  RunStats counts;
+  for (auto it = lost.begin(); it != lost.end(); ++it) {
+    const auto& [job, why] = *it;
+    const Outcome outcome{Outcome::Kind::lease_expired, "ConnectionLost",
+                          "the runner's database connection failed while it held the job: " +
+                              why};
+    try {
+      runner_.record_failure(runner_.conn_, job, outcome, "", counts);
+    } catch (...) {
+      std::lock_guard lock(mutex_);
+      interrupted_.insert(interrupted_.end(), it, lost.end());
+      add(stats_, counts);
+      throw;
+    }
+    if (keeper_) keeper_->release(job.id);
+  }
+  std::lock_guard lock(mutex_);
+  add(stats_, counts);
+}
+
 // Daemon mode, nothing ready: waits for a NOTIFY, the next scheduled job,
 // the next housekeeping or a stop, whichever comes first. Wakes early to
 // write completions that workers left.
@@ -303,7 +333,7 @@ void Runner::Loop::wait_for_work() {
       std::this_thread::sleep_for(slice_ms);
     }
     std::lock_guard lock(mutex_);
-    if (!completions_.empty() || database_lost_) return;
+    if (!completions_.empty() || !interrupted_.empty()) return;
   }
 }
 
@@ -403,13 +433,22 @@ void Runner::Loop::worker_main(int index) {
     ++busy_;
     lock.unlock();
     try {
-      if (!conn) conn = pg::Connection::open(*options().conninfo);
+      if (conn && !conn->idle_and_open()) {
+        spdlog::warn("worker {}: the server closed its idle connection; opening a new one", index);
+        conn.reset();
+      }
+      if (!conn) {
+        try {
+          conn = pg::Connection::open(*options().conninfo);
+        } catch (const DatabaseUnavailable& e) {
+          interrupt(job, e.what());
+          throw;
+        }
+      }
       execute(*conn, job);
     } catch (const DatabaseUnavailable& e) {
       conn.reset();  // opened again for the next job
       spdlog::error("worker {}: job {}: database unavailable: {}", index, job.id, e.what());
-      std::lock_guard guard(mutex_);
-      database_lost_ = e.what();
     } catch (const std::exception& e) {
       abandon(job, e.what());
     } catch (...) {
@@ -421,14 +460,18 @@ void Runner::Loop::worker_main(int index) {
   }
 }
 
-// Runs one claimed job on `conn` and hands its outcome on. On an exception
-// (DatabaseUnavailable above all) the job is let go: it stays RUNNING until
-// its lease expires and it is rescued.
+// Runs one claimed job on `conn` and hands its outcome on. When `conn` fails
+// the job is interrupted (recorded by the dispatcher); on any other
+// exception it is let go: it stays RUNNING until its lease expires and it is
+// rescued.
 void Runner::Loop::execute(pg::Connection& conn, const Job& job) {
   RunStats counts;
   bool ran = false;
   try {
     ran = runner_.run_claimed(conn, job, counts);
+  } catch (const DatabaseUnavailable& e) {
+    interrupt(job, e.what());
+    throw;
   } catch (...) {
     if (keeper_) keeper_->release(job.id);
     throw;
@@ -444,6 +487,13 @@ void Runner::Loop::execute(pg::Connection& conn, const Job& job) {
   std::lock_guard lock(mutex_);
   add(stats_, counts);
   if (ran) completions_.push_back(job);
+}
+
+// The connection a job needed failed: the job stays held until
+// record_interrupted() records the attempt.
+void Runner::Loop::interrupt(const Job& job, const std::string& why) {
+  std::lock_guard lock(mutex_);
+  interrupted_.emplace_back(job, why);
 }
 
 // A worker met an error that is not the job's (the job's own errors are its

@@ -6,8 +6,9 @@
 # Afterwards, checked with SQL: no job lost, none left RUNNING or WAITING; each
 # COMPLETED job has exactly one foo_frozzle and each FAILED job none; FAILED
 # jobs are the "error" ones (and only jobs whose retries went to rescues
-# besides); every extra attempt is explained by a planned retry or a rescue
-# ("LeaseExpired" line in job.log); every COMPLETED job was recorded COMPLETED
+# besides); every extra attempt is explained by a planned retry, a rescue
+# ("LeaseExpired" line in job.log) or an attempt a runner recorded as lost with
+# its connection ("ConnectionLost"); every COMPLETED job was recorded COMPLETED
 # once. Prints the figures as a Markdown table.
 #
 # Job mix (by id, so the same on every run): id % 10 in 0..6 fast
@@ -293,6 +294,9 @@ check() { # check DESCRIPTION SQL: SQL returns the offending rows, as one line e
   problems+=("$1: $(head -n 10 <<<"$rows" | paste -sd ';' -)$more")
 }
 
+# An attempt lost with its runner: found by a rescue after the lease expired,
+# or recorded at once by a runner whose worker lost its connection mid-job.
+lost_re='LeaseExpired|ConnectionLost'
 kind_sql="CASE WHEN f.json_data->>'outcome' = 'error' THEN 'error'
                WHEN f.json_data->>'outcome' = 'retry' THEN 'retry'
                WHEN f.json_data ? 'work_ms' THEN 'slow' ELSE 'fast' END"
@@ -300,10 +304,12 @@ facts="SELECT j.id, j.status, j.attempt_count, coalesce(j.log, '') AS log, $kind
               (SELECT count(*) FROM foo_frozzle z WHERE z.job = j.id) AS frozzles,
               (SELECT count(*) FROM error_report e WHERE e.job = j.id) AS reports,
               regexp_count(coalesce(j.log, ''), 'LeaseExpired') AS rescues,
+              regexp_count(coalesce(j.log, ''), 'ConnectionLost') AS connection_lost,
+              regexp_count(coalesce(j.log, ''), '$lost_re') AS lost,
               regexp_count(coalesce(j.log, ''), 'RetryError') AS retries,
               regexp_count(coalesce(j.log, ''), 'completed on attempt') AS completions,
-              coalesce(j.log, '') ~ 'attempt 1: [^\n]*LeaseExpired' AS first_rescued,
-              CASE WHEN coalesce(j.log, '') ~ 'retries spent\): LeaseExpired' THEN 1 ELSE 0 END
+              coalesce(j.log, '') ~ 'attempt 1: [^\n]*($lost_re)' AS first_rescued,
+              CASE WHEN coalesce(j.log, '') ~ 'retries spent\): ($lost_re)' THEN 1 ELSE 0 END
                 AS spent_rescue
        FROM job AS j JOIN foojob AS f ON f.job = j.id"
 # Computed once: every check below reads this table.
@@ -327,25 +333,25 @@ check "job logs about a duplicate key (id)" \
   "SELECT id FROM job WHERE log ILIKE '%duplicate key%'"
 check "\"error\" jobs that are not FAILED (id status)" \
   "SELECT id || ' ' || status FROM ($facts) t WHERE kind = 'error' AND status <> 3 ORDER BY id"
-check "FAILED jobs that are not \"error\" jobs and did not spend their retries on rescues (id kind log)" \
+check "FAILED jobs that are not \"error\" jobs and did not spend their retries on lost attempts (id kind log)" \
   "SELECT id || ' ' || kind || ' ' || replace(log, E'\n', ' / ') FROM ($facts) t
-   WHERE status = 3 AND kind <> 'error' AND log !~ 'retries spent\): LeaseExpired' ORDER BY id"
+   WHERE status = 3 AND kind <> 'error' AND spent_rescue = 0 ORDER BY id"
 check "FAILED jobs without exactly one error report (id reports)" \
   "SELECT id || ' ' || reports FROM ($facts) t WHERE status = 3 AND reports <> 1 ORDER BY id"
 check "\"error\" jobs whose error report is not the job's std::logic_error (id error_type)" \
   "SELECT e.job || ' ' || e.error_type FROM error_report e JOIN foojob f ON f.job = e.job
    WHERE f.json_data->>'outcome' = 'error' AND e.error_type <> 'std::logic_error'
-     AND e.message NOT LIKE '%LeaseExpired%' AND e.error_type <> 'LeaseExpired'"
+     AND e.message !~ '$lost_re' AND e.error_type !~ '$lost_re'"
 check "COMPLETED jobs with an error report (id reports)" \
   "SELECT id || ' ' || reports FROM ($facts) t WHERE status = 2 AND reports <> 0 ORDER BY id"
-# Each planned retry and each rescue that requeues the job adds one attempt; a
-# rescue that finds the attempts spent fails the job instead (no new attempt).
-check "unexplained attempts: attempt_count <> 1 + retries + rescues - final rescue (id kind attempts retries rescues final)" \
-  "SELECT id || ' ' || kind || ' ' || attempt_count || ' ' || retries || ' ' || rescues || ' ' || spent_rescue
-   FROM ($facts) t WHERE attempt_count <> 1 + retries + rescues - spent_rescue ORDER BY id"
+# Each planned retry and each lost attempt that requeues the job adds one
+# attempt; a lost attempt that spends the retries fails the job instead.
+check "unexplained attempts: attempt_count <> 1 + retries + lost - final lost (id kind attempts retries lost final)" \
+  "SELECT id || ' ' || kind || ' ' || attempt_count || ' ' || retries || ' ' || lost || ' ' || spent_rescue
+   FROM ($facts) t WHERE attempt_count <> 1 + retries + lost - spent_rescue ORDER BY id"
 check "retries (RetryError) of jobs that never ask for one (id kind retries)" \
   "SELECT id || ' ' || kind || ' ' || retries FROM ($facts) t WHERE kind <> 'retry' AND retries <> 0 ORDER BY id"
-check "retrying jobs without their one planned retry, unless attempt 1 was rescued (id retries first_rescued)" \
+check "retrying jobs without their one planned retry, unless attempt 1 was lost (id retries first_rescued)" \
   "SELECT id || ' ' || retries || ' ' || first_rescued FROM ($facts) t
    WHERE kind = 'retry' AND status = 2 AND retries + (CASE WHEN first_rescued THEN 1 ELSE 0 END) <> 1 ORDER BY id"
 check "COMPLETED jobs without exactly one 'completed on attempt' line (id lines)" \
@@ -364,9 +370,9 @@ check "jobs still holding a lease (id)" \
   "SELECT id FROM job WHERE lease_token IS NOT NULL OR lease_expires IS NOT NULL ORDER BY id"
 
 # ---- figures ------------------------------------------------------------------------
-IFS='|' read -r jobs completed failed rescues extra duplicates reports < <(q "
+IFS='|' read -r jobs completed failed rescues connection_lost extra duplicates reports < <(q "
   SELECT count(*), count(*) FILTER (WHERE status = 2), count(*) FILTER (WHERE status = 3),
-         sum(rescues), sum(attempt_count - 1),
+         sum(rescues), sum(connection_lost), sum(attempt_count - 1),
          count(*) FILTER (WHERE frozzles > 1 OR completions > 1)
            + (SELECT count(*) FROM error_report WHERE message ILIKE '%duplicate key%'),
          sum(reports)
@@ -388,7 +394,8 @@ $name: summary
 | runner exits with 75 | $exits75 |
 | PostgreSQL restarts | 1 (at ${restart_at} s) |
 | rescues (LeaseExpired lines) | $rescues |
-| extra attempts | $extra ($retries_planned planned retries + $((rescues - spent)) rescues that requeued) |
+| attempts lost with a connection (ConnectionLost lines) | $connection_lost |
+| extra attempts | $extra ($retries_planned planned retries + $((rescues + connection_lost - spent)) lost attempts that requeued) |
 | "refused to record" (lost leases) | $refused |
 | error reports | $reports |
 | duplicates | $duplicates |

@@ -35,7 +35,8 @@ struct Outcome {
     user_error,     // UserError
     suspend,        // SuspendJob
     unexpected,     // any other exception: an error report
-    lease_expired,  // the runner died; found by rescue
+    lease_expired,  // the runner lost the job: it died (found by rescue), or its
+                    // connection failed mid-job
     timeout,        // an isolated job ran past its timeout and was killed
   };
   Kind kind = Kind::success;

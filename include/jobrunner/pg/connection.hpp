@@ -139,6 +139,12 @@ class Connection {
   std::string describe() const;
   // The server's backend process id, for tests that terminate it.
   int backend_pid() const;
+  // False when this idle connection, which does not LISTEN, is closed or
+  // has input waiting. Such a connection has nothing to say unless the
+  // server is closing it (pg_terminate_backend, idle_session_timeout, a
+  // shutdown), so false means: open a new one before using it. One poll(2),
+  // no round trip.
+  bool idle_and_open() const;
 
   // LISTEN on a channel (NOTIFY). Notifications that arrive, also during
   // transactions, are counted until await_notifications() collects them.
