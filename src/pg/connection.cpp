@@ -82,9 +82,43 @@ Param to_array_param(const std::vector<Param>& elements) {
 
 // ---- Transaction -----------------------------------------------------------
 
+namespace {
+
+// Keeps the last FATAL message the server sent outside a statement: libpq
+// hands it to the notice processor when the server closes an idle
+// connection (pg_terminate_backend, a shutdown), and libpqxx's own message
+// for the broken connection then does not say why.
+class ServerFarewell : public pqxx::errorhandler {
+ public:
+  explicit ServerFarewell(pqxx::connection_base& conn) : pqxx::errorhandler(conn) {}
+  bool operator()(const char message[]) noexcept override {
+    try {
+      std::string_view text(message);
+      if (text.starts_with("FATAL:")) {
+        text.remove_prefix(6);
+        text.remove_prefix(std::min(text.find_first_not_of(' '), text.size()));
+        last_ = "FATAL: " + std::string(text.substr(0, text.find('\n')));
+      }
+    } catch (...) {
+      // Out of memory: the farewell is only for the log.
+    }
+    return true;  // the other handlers see it too
+  }
+  const std::string& last() const { return last_; }
+
+ private:
+  std::string last_;
+};
+
+}  // namespace
+
 struct Transaction::Impl {
-  explicit Impl(pqxx::connection& c) : work(c) {}
+  Impl(pqxx::connection& c, const ServerFarewell& f) : work(c), farewell(f) {}
   pqxx::work work;
+  const ServerFarewell& farewell;
+  [[noreturn]] void rethrow(std::string_view context) {
+    rethrow_translated(context, work.conn().is_open(), farewell.last());
+  }
 };
 
 Transaction::Transaction(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -96,7 +130,7 @@ Rows Transaction::exec_params(std::string_view sql, const Params& params) {
   try {
     result = impl_->work.exec_params(std::string(sql), pqxx::prepare::make_dynamic_params(params));
   } catch (...) {
-    rethrow_translated("", impl_->work.conn().is_open());
+    impl_->rethrow("");
   }
   auto columns = std::make_shared<std::vector<std::string>>();
   for (pqxx::row::size_type c = 0; c < result.columns(); ++c) {
@@ -123,7 +157,7 @@ void Transaction::exec_script(std::string_view sql) {
   try {
     impl_->work.exec(std::string(sql));
   } catch (...) {
-    rethrow_translated("", impl_->work.conn().is_open());
+    impl_->rethrow("");
   }
 }
 
@@ -140,7 +174,7 @@ void Transaction::commit() {
   try {
     impl_->work.commit();
   } catch (...) {
-    rethrow_translated("commit failed", impl_->work.conn().is_open());
+    impl_->rethrow("commit failed");
   }
 }
 
@@ -162,8 +196,12 @@ class CountingReceiver : public pqxx::notification_receiver {
 }  // namespace
 
 struct Connection::Impl {
-  explicit Impl(const std::string& conninfo) : conn(conninfo) {}
+  explicit Impl(const std::string& conninfo) : conn(conninfo), farewell(conn) {}
   pqxx::connection conn;
+  ServerFarewell farewell;  // after conn: it unregisters from it when destroyed
+  [[noreturn]] void rethrow(std::string_view context) {
+    rethrow_translated(context, conn.is_open(), farewell.last());
+  }
   // Declared after conn: a receiver unregisters from it when destroyed.
   std::vector<std::unique_ptr<CountingReceiver>> receivers;
   int pending_notifications = 0;
@@ -217,9 +255,9 @@ Connection Connection::open(const std::string& conninfo) {
 
 Transaction Connection::begin() {
   try {
-    return Transaction(std::make_unique<Transaction::Impl>(impl_->conn));
+    return Transaction(std::make_unique<Transaction::Impl>(impl_->conn, impl_->farewell));
   } catch (...) {
-    rethrow_translated("cannot begin a transaction");
+    impl_->rethrow("cannot begin a transaction");
   }
 }
 
@@ -228,7 +266,7 @@ void Connection::exec_outside_transaction(std::string_view sql) {
     pqxx::nontransaction work(impl_->conn);
     work.exec(std::string(sql));
   } catch (...) {
-    rethrow_translated("");
+    impl_->rethrow("");
   }
 }
 
@@ -253,7 +291,7 @@ void Connection::listen(const std::string& channel) {
     impl_->receivers.push_back(
         std::make_unique<CountingReceiver>(impl_->conn, channel, impl_->pending_notifications));
   } catch (...) {
-    rethrow_translated("cannot LISTEN on " + channel, impl_->conn.is_open());
+    impl_->rethrow("cannot LISTEN on " + channel);
   }
 }
 
@@ -266,7 +304,7 @@ int Connection::await_notifications(std::chrono::milliseconds timeout) {
                                      static_cast<long>(micros % 1000000));
     }
   } catch (...) {
-    rethrow_translated("waiting for notifications", impl_->conn.is_open());
+    impl_->rethrow("waiting for notifications");
   }
   return std::exchange(impl_->pending_notifications, 0);
 }

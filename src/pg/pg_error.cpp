@@ -42,19 +42,27 @@ std::string sqlstate_of(const pqxx::sql_error& e) {
 
 }  // namespace
 
-void rethrow_translated(std::string_view context, bool connection_open) {
+void rethrow_translated(std::string_view context, bool connection_open,
+                        std::string_view server_said) {
+  const auto unavailable = [&](const std::exception& e) {
+    auto message = prefixed(context, e.what());
+    if (!server_said.empty() && message.find(server_said) == std::string::npos) {
+      message += " (the server said: " + std::string(server_said) + ")";
+    }
+    return DatabaseUnavailable(message);
+  };
   try {
     throw;
   } catch (const pqxx::broken_connection& e) {
-    throw DatabaseUnavailable(prefixed(context, e.what()));
+    throw unavailable(e);
   } catch (const pqxx::in_doubt_error& e) {
-    throw DatabaseUnavailable(prefixed(context, e.what()));
+    throw unavailable(e);
   } catch (const pqxx::sql_error& e) {
     const auto state = sqlstate_of(e);
-    if (is_connection_state(state) || (!connection_open && state.empty())) throw DatabaseUnavailable(prefixed(context, e.what()));
+    if (is_connection_state(state) || (!connection_open && state.empty())) throw unavailable(e);
     throw SqlError(prefixed(context, e.what()), state);
   } catch (const pqxx::statement_completion_unknown& e) {
-    throw DatabaseUnavailable(prefixed(context, e.what()));
+    throw unavailable(e);
   } catch (const pqxx::serialization_failure& e) {
     throw SqlError(prefixed(context, e.what()), "40001");
   } catch (const pqxx::deadlock_detected& e) {
@@ -62,7 +70,7 @@ void rethrow_translated(std::string_view context, bool connection_open) {
   } catch (const pqxx::transaction_rollback& e) {
     throw SqlError(prefixed(context, e.what()), "40000");
   } catch (const pqxx::failure& e) {
-    throw DatabaseUnavailable(prefixed(context, e.what()));
+    throw unavailable(e);
   }
 }
 

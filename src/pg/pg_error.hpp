@@ -12,6 +12,10 @@ namespace jobrunner::pg {
 // `connection_open` is false when the connection is known to be gone: then
 // any failure is DatabaseUnavailable (libpq reports "server closed the
 // connection unexpectedly" as a statement error without a SQLSTATE).
-[[noreturn]] void rethrow_translated(std::string_view context, bool connection_open = true);
+// `server_said` is the FATAL message the server sent before it closed the
+// connection, if any; a DatabaseUnavailable quotes it, since libpqxx 6.4
+// often says only "Connection to database failed".
+[[noreturn]] void rethrow_translated(std::string_view context, bool connection_open = true,
+                                     std::string_view server_said = {});
 
 }  // namespace jobrunner::pg
