@@ -1,12 +1,19 @@
 // The real executables (run-foo-jobs, jobctl) against a test database: their
 // output, exit codes (docs/exit-codes.md) and what they write.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cctype>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
 #include <ostream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -15,6 +22,7 @@
 #include "foo/foo_job.hpp"
 #include "jobrunner/pg/job_store.hpp"
 #include "jobrunner/pg/migrations.hpp"
+#include "program.hpp"
 #include "test_database.hpp"
 
 namespace jobrunner {
@@ -392,6 +400,50 @@ TEST_F(CliTest, an_unreachable_database_is_a_temporary_failure) {
     const auto result = run_program(args, {{"DATABASE_URL", std::nullopt}});
     EXPECT_EQ(result.exit_code, kTempFailure) << args.front() << ": " << shown(result);
     EXPECT_TRUE(contains(result.err, "database unavailable")) << args.front();
+  }
+}
+
+// A TCP port on loopback where the kernel accepts connections but no server
+// ever answers: what a hung or firewalled database host looks like.
+class SilentServer {
+ public:
+  SilentServer() : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof address;
+    const auto* generic = reinterpret_cast<sockaddr*>(&address);
+    if (fd_ < 0 || bind(fd_, generic, size) != 0 || listen(fd_, 16) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
+      throw std::runtime_error("cannot listen on a loopback port");
+    }
+    port_ = ntohs(address.sin_port);
+  }
+  ~SilentServer() { close(fd_); }
+  SilentServer(const SilentServer&) = delete;
+  SilentServer& operator=(const SilentServer&) = delete;
+  int port() const { return port_; }
+
+ private:
+  int fd_;
+  int port_ = 0;
+};
+
+TEST_F(CliTest, a_server_that_never_answers_is_given_up_after_the_default_connect_timeout) {
+  const SilentServer server;
+  const std::string silent = "host=127.0.0.1 port=" + std::to_string(server.port()) +
+                             " dbname=x user=u sslmode=disable";
+  const std::map<std::string, std::optional<std::string>> env{
+      {"DATABASE_URL", std::nullopt}, {"PGCONNECT_TIMEOUT", std::nullopt}};
+  // Both at once: each waits the default 10 s.
+  testing::Program runner({bin("run-foo-jobs"), "--db", silent}, env);
+  testing::Program jobctl({bin("jobctl"), "--db", silent, "list"}, env);
+  for (auto* program : {&runner, &jobctl}) {
+    ASSERT_TRUE(program->exited_within(std::chrono::seconds(60)))
+        << "still waiting for a server that never answers";
+    const auto result = program->wait();
+    EXPECT_EQ(result.exit_code, kTempFailure) << shown(result);
+    EXPECT_TRUE(contains(result.err, "timeout expired")) << shown(result);
   }
 }
 

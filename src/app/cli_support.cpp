@@ -49,6 +49,8 @@ constexpr std::string_view kInsufficientPrivilege = "42501";
 }  // namespace
 
 std::string resolve_conninfo(const std::optional<std::string>& db_option) {
+  setenv("PGCONNECT_TIMEOUT", std::to_string(kDefaultConnectTimeoutSeconds).c_str(),
+         /*overwrite=*/0);
   if (db_option) return *db_option;
   if (const char* url = std::getenv("DATABASE_URL"); url != nullptr && *url != '\0') return url;
   return "";
@@ -58,7 +60,9 @@ void add_db_option(CLI::App& app, std::optional<std::string>& db) {
   app.add_option("--db", db,
                  "PostgreSQL connection: a libpq key=value string or a postgresql:// URI. "
                  "Default: $DATABASE_URL, else libpq's PGHOST, PGPORT, PGDATABASE, PGUSER, "
-                 "PGPASSWORD (or ~/.pgpass) and defaults")
+                 "PGPASSWORD (or ~/.pgpass) and defaults. Connecting gives up after " +
+                     std::to_string(kDefaultConnectTimeoutSeconds) +
+                     " s unless connect_timeout or $PGCONNECT_TIMEOUT says otherwise")
       ->type_name("CONNINFO");
 }
 

@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,7 +32,9 @@ bool eventually(Condition condition,
 // early.
 class Program {
  public:
-  explicit Program(const std::vector<std::string>& argv) : pid_(start_program(argv)) {}
+  explicit Program(const std::vector<std::string>& argv,
+                   const std::map<std::string, std::optional<std::string>>& env = {})
+      : pid_(start_program(argv, env)) {}
   ~Program() {
     if (pid_ > 0) {
       kill(pid_, SIGKILL);

@@ -11,6 +11,11 @@
 namespace jobrunner::app {
 
 // --db, else DATABASE_URL, else "" (libpq's own PG* variables and defaults).
+// Also sets $PGCONNECT_TIMEOUT to kDefaultConnectTimeoutSeconds unless it
+// is set: a connection attempt to a host that does not answer then gives up
+// instead of waiting minutes for TCP (while a daemon could not stop). A
+// connect_timeout in the conninfo still wins. Call before starting threads.
+inline constexpr int kDefaultConnectTimeoutSeconds = 10;
 std::string resolve_conninfo(const std::optional<std::string>& db_option);
 
 // Adds --db with its help text.
