@@ -133,6 +133,22 @@ TEST_F(JobStoreTest, claiming_starts_the_job_and_takes_a_lease) {
   EXPECT_TRUE(holds(tx, id, "lease_expires = now() + interval '90 seconds'"));
 }
 
+TEST_F(JobStoreTest, a_claim_returns_each_jobs_type_row_and_one_without_it_has_no_target) {
+  const auto foo = db.make_foo();
+  const auto with_row = enqueue_for(foo, {.metadata = {{"work_ms", 7}}});
+  const auto without_row = enqueue();
+  db.sql("DELETE FROM foojob WHERE job = $1", without_row);
+
+  const auto jobs = claim();
+  ASSERT_EQ(jobs.size(), 2U);
+  EXPECT_EQ(jobs[0].id, with_row);
+  EXPECT_EQ(jobs[0].target_id, foo);
+  EXPECT_EQ(jobs[0].type_code, foo::foo_job_type().spec.type_code);
+  EXPECT_EQ(jobs[0].metadata, (nlohmann::json{{"work_ms", 7}}));
+  EXPECT_EQ(jobs[1].id, without_row) << "claimed all the same: running it reports the missing row";
+  EXPECT_EQ(jobs[1].target_id, 0);
+}
+
 TEST_F(JobStoreTest, each_claim_takes_a_fresh_lease_token) {
   const auto id = enqueue();
   const auto first = claim_one();

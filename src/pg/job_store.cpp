@@ -46,6 +46,15 @@ std::string attempt_line(const Job& job, const std::string& line) {
   return "attempt " + std::to_string(job.attempt_count) + ": " + line;
 }
 
+// The type row's fields, from a row that has them; `metadata_column` is
+// the type row's json_data under whatever name the statement gave it. A job
+// whose type row is missing keeps target_id 0: running it reports that.
+void set_type_fields(Job& job, const Row& row, std::string_view metadata_column) {
+  job.target_id = row.integer("target_id");
+  job.type_code = static_cast<int>(row.integer("type_code"));
+  job.metadata = row.json(metadata_column);
+}
+
 }  // namespace
 
 Job job_from_row(const Row& row) {
@@ -95,6 +104,9 @@ JobStore::JobStore(JobTypeSpec spec) : spec_(std::move(spec)) {
   load_type_rows_sql_ = "SELECT t.job, t." + target +
                         " AS target_id, t.job_type AS type_code, t.json_data FROM " + table +
                         " AS t WHERE t.job = ANY($1::bigint[])";
+  claim_sql_ = "WITH claimed AS (" + query("job_claim") + ") SELECT claimed.*, t." + target +
+               " AS target_id, t.job_type AS type_code, t.json_data AS type_json_data"
+               " FROM claimed LEFT JOIN " + table + " AS t ON t.job = claimed.id";
   // Ids are drawn first, so both inserts and the result line up with the
   // requests by their ordinal n. The foreign key from the type row to job is
   // checked at the end of the statement, when both inserts are done.
@@ -252,10 +264,7 @@ std::vector<Job> JobStore::load(Transaction& tx, Rows rows) const {
   for (const auto& row : type_rows) by_job[row.integer("job")] = &row;
   for (auto& job : jobs) {
     auto it = by_job.find(job.id);
-    if (it == by_job.end()) continue;  // run() reports the missing row
-    job.target_id = it->second->integer("target_id");
-    job.type_code = static_cast<int>(it->second->integer("type_code"));
-    job.metadata = it->second->json("json_data");
+    if (it != by_job.end()) set_type_fields(job, *it->second, "json_data");
   }
   return jobs;
 }
@@ -275,7 +284,11 @@ std::vector<Job> JobStore::ready(Transaction& tx, int limit) const {
 
 std::vector<Job> JobStore::claim(Transaction& tx, int limit, Duration lease,
                                  const std::string& owner) const {
-  auto jobs = load(tx, tx.exec(query("job_claim"), spec_.name, limit, owner, lease.count()));
+  std::vector<Job> jobs;
+  for (const auto& row : tx.exec(claim_sql_, spec_.name, limit, owner, lease.count())) {
+    jobs.push_back(job_from_row(row));
+    if (!row.is_null("target_id")) set_type_fields(jobs.back(), row, "type_json_data");
+  }
   // UPDATE ... RETURNING does not keep the CTE's order.
   std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
     return a.priority != b.priority ? a.priority < b.priority : a.id < b.id;

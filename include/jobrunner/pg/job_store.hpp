@@ -121,6 +121,7 @@ class JobStore {
   std::string insert_type_row_sql_;
   std::string pending_for_target_sql_;
   std::string load_type_rows_sql_;
+  std::string claim_sql_;  // job_claim joined to the type rows: one round trip
 };
 
 // ---- Type-independent operations -------------------------------------------
