@@ -270,7 +270,8 @@ void Runner::Loop::write_completions(pg::Transaction& tx, std::vector<Job>& batc
       ++counts.lease_lost;
       ++counts.not_completed;
       spdlog::error("job {}: refused to record COMPLETED: the lease was lost (rescued after it "
-                    "expired, or moved by an operator); it will run again",
+                    "expired, moved by an operator, or the claim undone by a server crash); it "
+                    "will run again",
                     job.id);
     }
   }
@@ -299,6 +300,10 @@ void Runner::Loop::record_interrupted() {
     const Outcome outcome{Outcome::Kind::lease_expired, "ConnectionLost",
                           "the runner's database connection failed while it held the job: " +
                               why};
+    // Named, for the refusal that follows when a server crash undid the
+    // claim itself (claims commit without waiting for the disk).
+    spdlog::warn("job {}: recording attempt {} as lost with its connection", job.id,
+                 job.attempt_count);
     try {
       runner_.record_failure(runner_.conn_, job, outcome, "", counts);
     } catch (...) {

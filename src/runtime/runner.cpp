@@ -211,7 +211,7 @@ void Runner::record_failure(pg::Connection& conn, const Job& job, const Outcome&
   if (!store_.finish(tx, job, decision)) {
     ++stats.lease_lost;
     spdlog::error("job {}: refused to record {}: the lease was lost (rescued after it expired, "
-                  "or moved by an operator)",
+                  "moved by an operator, or the claim undone by a server crash)",
                   job.id, to_string(decision.next));
     return;
   }

@@ -359,9 +359,17 @@ check "COMPLETED jobs without exactly one 'completed on attempt' line (id lines)
 check "FAILED jobs with a 'completed on attempt' line (id lines)" \
   "SELECT id || ' ' || completions FROM ($facts) t WHERE status = 3 AND completions <> 0 ORDER BY id"
 # A runner refuses to record an attempt only when its lease was taken from it:
-# here (no operator moves) that must be a rescue, logged in the job's log.
-refused_jobs=$(cat "$work"/runner-*.log | { grep -o 'job [0-9]*: refused to record' || true; } |
-  awk '{ print $2 }' | tr -d ':' | sort -un | paste -sd, -)
+# here (no operator moves) that must be a rescue, logged in the job's log, or
+# the PostgreSQL crash, which can undo a claim (claims commit without waiting
+# for the disk) whose attempt the runner then records as lost with its
+# connection ("recording attempt N as lost"): that job ran again as if never
+# claimed, which the other checks cover.
+job_ids_logged() {
+  cat "$work"/runner-*.log | { grep -o "job [0-9]*: $1" || true; } | awk '{ print $2 }' |
+    tr -d ':' | sort -u
+}
+refused_jobs=$(comm -23 <(job_ids_logged 'refused to record') \
+  <(job_ids_logged 'recording attempt [0-9]* as lost') | paste -sd, -)
 if [[ -n "$refused_jobs" ]]; then
   check "jobs whose runner refused to record an attempt, without a rescue in their log (id)" \
     "SELECT id FROM job WHERE id IN ($refused_jobs) AND coalesce(log, '') NOT LIKE '%LeaseExpired%'"
@@ -396,7 +404,7 @@ $name: summary
 | rescues (LeaseExpired lines) | $rescues |
 | attempts lost with a connection (ConnectionLost lines) | $connection_lost |
 | extra attempts | $extra ($retries_planned planned retries + $((rescues + connection_lost - spent)) lost attempts that requeued) |
-| "refused to record" (lost leases) | $refused |
+| "refused to record" (lost leases, claims undone by the crash) | $refused |
 | error reports | $reports |
 | duplicates | $duplicates |
 | wall time | $wall s |
