@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "failure.hpp"
@@ -13,6 +14,14 @@ namespace jobrunner::bench {
 namespace {
 
 const std::string& job_type() { return noop::noop_job_type().spec.name; }
+
+// The rows of one statement about the NoopJobs, in a transaction of its own.
+pg::Rows noop_job_rows(pg::Connection& conn, std::string_view sql) {
+  auto tx = conn.begin();
+  auto rows = tx.exec(sql, job_type());
+  tx.commit();
+  return rows;
+}
 
 }  // namespace
 
@@ -38,31 +47,25 @@ void enqueue_noop_jobs(pg::Connection& conn, std::int64_t foo_id, int count, int
 }
 
 bool any_unfinished(pg::Connection& conn) {
-  auto tx = conn.begin();
-  const auto rows = tx.exec(
-      "SELECT EXISTS (SELECT 1 FROM job WHERE job_type = $1 AND status = 0)"
-      " OR EXISTS (SELECT 1 FROM job WHERE job_type = $1 AND status = 1) AS busy",
-      job_type());
-  tx.commit();
-  return rows.at(0).boolean("busy");
+  return noop_job_rows(conn,
+                       "SELECT EXISTS (SELECT 1 FROM job WHERE job_type = $1 AND status = 0)"
+                       " OR EXISTS (SELECT 1 FROM job WHERE job_type = $1 AND status = 1) AS busy")
+      .at(0)
+      .boolean("busy");
 }
 
 std::int64_t count_unfinished(pg::Connection& conn) {
-  auto tx = conn.begin();
-  const auto rows = tx.exec(
-      "SELECT (SELECT count(*) FROM job WHERE job_type = $1 AND status = 0)"
-      " + (SELECT count(*) FROM job WHERE job_type = $1 AND status = 1) AS n",
-      job_type());
-  tx.commit();
-  return rows.at(0).integer("n");
+  return noop_job_rows(conn,
+                       "SELECT (SELECT count(*) FROM job WHERE job_type = $1 AND status = 0)"
+                       " + (SELECT count(*) FROM job WHERE job_type = $1 AND status = 1) AS n")
+      .at(0)
+      .integer("n");
 }
 
 void check_all_completed(pg::Connection& conn, std::int64_t expected) {
-  auto tx = conn.begin();
-  const auto rows = tx.exec(
-      "SELECT status, count(*) AS n FROM job WHERE job_type = $1 GROUP BY status ORDER BY status",
-      job_type());
-  tx.commit();
+  const auto rows = noop_job_rows(
+      conn,
+      "SELECT status, count(*) AS n FROM job WHERE job_type = $1 GROUP BY status ORDER BY status");
   std::int64_t completed = 0;
   std::string found;
   for (const auto& row : rows) {
