@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 #include <pqxx/pqxx>
 
+#include "conninfo.hpp"
 #include "pg_error.hpp"
 
 namespace jobrunner::pg {
@@ -223,20 +224,21 @@ void lock_connecting() { connecting().lock(); }
 void unlock_connecting() { connecting().unlock(); }
 
 Connection Connection::open(const std::string& conninfo) {
+  const auto checked = conninfo_with_defaults(conninfo);  // ConfigError: never retry it
   try {
     std::unique_ptr<Impl> impl;
     {
       std::lock_guard lock(connecting());
-      impl = std::make_unique<Impl>(conninfo);
+      impl = std::make_unique<Impl>(checked);
     }
     return Connection(std::move(impl));
   } catch (const std::exception& e) {
-    // libpq does not echo passwords, but a malformed conninfo can be quoted
-    // back in its message: redact whatever the password is, to be sure.
+    // libpq does not echo passwords, but a conninfo can be quoted back in
+    // its message: redact whatever the password is, to be sure. (The string
+    // parses: conninfo_with_defaults checked it.)
     std::string message = e.what();
     if (auto nl = message.find('\n'); nl != std::string::npos) message.resize(nl);
-    PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), nullptr);
-    if (options != nullptr) {
+    if (PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), nullptr)) {
       for (auto* o = options; o->keyword != nullptr; ++o) {
         if (std::string_view(o->keyword) == "password" && o->val != nullptr && *o->val != '\0') {
           for (auto pos = message.find(o->val); pos != std::string::npos; pos = message.find(o->val)) {
@@ -245,8 +247,6 @@ Connection Connection::open(const std::string& conninfo) {
         }
       }
       PQconninfoFree(options);
-    } else {
-      message = "the connection string is malformed";
     }
     throw DatabaseUnavailable("cannot connect to the database (" + redact_conninfo(conninfo) +
                               "): " + message);
