@@ -204,17 +204,18 @@ TEST_F(CliTest, a_runner_connected_as_a_role_without_its_grants_is_a_configurati
 
 TEST_F(CliTest, a_second_overlapping_runner_is_refused_and_changes_nothing) {
   const auto id = enqueue();
-  auto holder = db.connect();  // stays open, and so holds the lock, until the test ends
   {
+    auto holder = db.connect();  // the lock is a leased row: it outlives this connection
     auto tx = holder.begin();
-    ASSERT_TRUE(store.try_lock_type(tx));
+    ASSERT_TRUE(store.try_lock_type(tx, "other-host:42", std::chrono::hours(1)).token);
     tx.commit();
   }
 
   const auto result = run_foo_jobs();
 
   EXPECT_EQ(result.exit_code, kLocked) << shown(result);
-  EXPECT_TRUE(contains(result.err, "lock"));
+  EXPECT_TRUE(contains(result.err, "holds the lock of job type 'foo' (other-host:42, until"))
+      << shown(result);
   EXPECT_EQ(status_of(id), kWaiting);
   EXPECT_EQ(db.scalar("SELECT attempt_count FROM job WHERE id = $1", id), 0);
   EXPECT_EQ(db.scalar("SELECT count(*) FROM runner_run"), 0);
@@ -465,6 +466,47 @@ TEST_F(CliTest, a_password_in_the_connection_string_is_never_printed) {
     const auto result = run_program({bin("run-foo-jobs")}, {{"DATABASE_URL", conninfo}});
     EXPECT_EQ(result.exit_code, kTempFailure) << conninfo << ": " << shown(result);
     EXPECT_FALSE(contains(result.out + result.err, password)) << conninfo;
+  }
+}
+
+TEST_F(CliTest, a_connection_string_libpq_refuses_before_connecting_is_a_configuration_error) {
+  // Each would fail the same way on every retry: 78, not 75 (cron would
+  // retry a 75 for ever). The good part of each names this test's database,
+  // which must stay untouched.
+  const std::string good = db.conninfo();
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {good + " port=notaport", "port must be a number, not 'notaport'"},
+      {good + " port", "missing \"=\" after \"port\""},
+      {good + " dbname='unterminated", "unterminated quoted string"},
+      {good + " no_such_option=1", "invalid connection option \"no_such_option\""},
+      {good + " connect_timeout=soon", "connect_timeout must be an integer, not 'soon'"},
+      {good + " keepalives_idle=x", "keepalives_idle must be an integer, not 'x'"},
+      {good + " sslmode=sometimes", "sslmode must be one of"},
+      {good + " target_session_attrs=writable", "target_session_attrs must be one of"},
+      {"host=/a,/b port=1,2,3 dbname=x", "it names 3 ports for 2 hosts"},
+      {"postgresql:///x?port=abc", "port must be a number, not 'abc'"},
+  };
+  for (const auto& [conninfo, message] : cases) {
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {bin("run-foo-jobs"), "--db", conninfo},
+             {bin("run-foo-jobs"), "--daemon", "--db", conninfo},
+             {bin("jobctl"), "--db", conninfo, "list"}}) {
+      const auto result = run_program(args, {{"DATABASE_URL", std::nullopt}});
+      EXPECT_EQ(result.exit_code, kConfig) << conninfo << ": " << shown(result);
+      EXPECT_TRUE(contains(result.err, "the connection string is invalid: " + message))
+          << conninfo;
+    }
+  }
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM runner_run"), 0);
+}
+
+TEST_F(CliTest, a_password_in_a_connection_string_that_cannot_be_parsed_is_never_printed) {
+  for (const std::string conninfo :
+       {"password=s3cr3tpw port", "host=/x password='s3cr3tpw", "postgresql://u:s3cr3tpw@h:x/d"}) {
+    const auto result = run_program({bin("run-foo-jobs"), "--db", conninfo});
+    EXPECT_EQ(result.exit_code, kConfig) << shown(result);
+    EXPECT_TRUE(contains(result.err, "the connection string is invalid")) << shown(result);
+    EXPECT_FALSE(contains(result.out + result.err, "s3cr3tpw")) << conninfo;
   }
 }
 

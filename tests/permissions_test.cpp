@@ -203,7 +203,10 @@ TEST_F(PermissionsTest, the_runner_role_can_claim_finish_and_report_through_the_
   const auto id = make_job();
   auto conn = db.connect(std::string(kRunner));
   auto tx = conn.begin();
-  EXPECT_TRUE(store.try_lock_type(tx));
+  const auto lock = store.try_lock_type(tx, "test-host:1", 5min);
+  ASSERT_TRUE(lock.token);
+  EXPECT_TRUE(store.extend_type_lock(tx, *lock.token, 5min));
+  store.release_type_lock(tx, *lock.token);
   const auto run = pg::start_runner_run(tx, "foo", "test-host", 1);
   const auto jobs = store.claim(tx, 10, 5min, "test-host:1");
   ASSERT_EQ(jobs.size(), 1U);

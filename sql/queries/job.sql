@@ -183,9 +183,38 @@ VALUES ($1, $2, $3, $4)
 RETURNING id
 
 -- name: runner_lock_try
--- A session-level advisory lock per job type: two runs of one type never
--- overlap, on any number of hosts. Key: (jobrunner's namespace, the type).
-SELECT pg_try_advisory_lock(1785686642, hashtext($1)) AS locked
+-- Takes the lock of type $1 for holder $2 with a lease of $3 milliseconds,
+-- when no run holds it or its holder's lease expired (the row is then taken
+-- over). token is NULL when another run holds it; previous_* name the
+-- holder the statement found (NULL when there was none), for the log line.
+WITH previous AS (
+    SELECT holder, expires_at, expires_at <= now() AS expired
+    FROM runner_lock WHERE job_type = $1
+), taken AS (
+    INSERT INTO runner_lock AS l (job_type, holder, token, acquired_at, expires_at)
+    VALUES ($1, $2, gen_random_uuid(), now(), now() + $3::bigint * interval '1 millisecond')
+    ON CONFLICT (job_type) DO UPDATE
+    SET holder = EXCLUDED.holder, token = EXCLUDED.token,
+        acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at
+    WHERE l.expires_at <= now()
+    RETURNING l.token
+)
+SELECT (SELECT token::text FROM taken) AS token,
+       p.holder AS previous_holder,
+       (extract(epoch FROM p.expires_at) * 1000000)::bigint AS previous_expires_us,
+       coalesce(p.expired, false) AS previous_expired
+FROM (SELECT 1) AS one LEFT JOIN previous AS p ON true
+
+-- name: runner_lock_extend
+-- Extends the lock of type $1 held with token $2 to $3 milliseconds from
+-- now; no row when the lock was taken over (or released).
+UPDATE runner_lock
+SET expires_at = now() + $3::bigint * interval '1 millisecond'
+WHERE job_type = $1 AND token = $2::uuid
+RETURNING job_type
+
+-- name: runner_lock_release
+DELETE FROM runner_lock WHERE job_type = $1 AND token = $2::uuid
 
 -- name: runner_run_start
 INSERT INTO runner_run (job_type, hostname, pid) VALUES ($1, $2, $3) RETURNING id

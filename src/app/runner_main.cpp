@@ -61,6 +61,34 @@ std::function<bool(pg::Connection&)> daemon_housekeeping(const JobType& type,
   };
 }
 
+// Cron mode: two runs of one type never overlap, on any number of hosts.
+// Returns the lock's token, or nullopt (logged) when another run holds it.
+std::optional<std::string> take_type_lock(pg::Connection& conn, const pg::JobStore& store,
+                                          const std::string& name, const RunnerOptions& options) {
+  const auto lease = options.lease.value_or(store.spec().lease);
+  auto tx = conn.begin();
+  const auto attempt = store.try_lock_type(tx, options.owner, lease);
+  tx.commit();
+  const auto& type = store.spec().name;
+  if (attempt.token && attempt.taken_over) {
+    spdlog::warn("took over the lock of job type '{}' from {}, whose lease on it expired at {} "
+                 "(that run died or lost the database)",
+                 type, attempt.previous_holder.value_or("?"),
+                 format_time(attempt.previous_expires));
+  }
+  if (attempt.token) return attempt.token;
+  if (attempt.previous_holder) {
+    spdlog::warn("another {} holds the lock of job type '{}' ({}, until {} unless it extends "
+                 "it; a run that died loses it then); exiting without running jobs",
+                 name, type, *attempt.previous_holder, format_time(attempt.previous_expires));
+  } else {
+    spdlog::warn("another {} holds the lock of job type '{}' (on this or another host); "
+                 "exiting without running jobs",
+                 name, type);
+  }
+  return std::nullopt;
+}
+
 std::string help_footer(const JobType& type, const std::string& name) {
   return "\nSignals: SIGTERM or SIGINT stops claiming, lets the running job finish within "
          "--grace, gives back what is left (WAITING, attempt not counted) and exits 0; a "
@@ -71,7 +99,8 @@ std::string help_footer(const JobType& type, const std::string& name) {
          "      or the job type is paused (jobctl pause): the runner exits at once, logging who\n"
          "      paused it, when and why\n"
          "  64  bad options\n"
-         "  69  another run of this job type holds its lock (on any host); nothing was done\n"
+         "  69  another cron run of this job type holds its lock (on any host); nothing was\n"
+         "      done. A run that died keeps it until its lease (--lease) expires\n"
          "  70  internal error\n"
          "  75  the database is unreachable or was lost; run again later\n"
          "  78  configuration error: schema not migrated, missing grants\n"
@@ -200,15 +229,9 @@ int runner_main(int argc, char** argv, const JobType& type) {
       }
     }
     if (!daemon) {
-      auto tx = conn.begin();
-      const bool locked = store.try_lock_type(tx);
-      tx.commit();
-      if (!locked) {
-        spdlog::warn("another {} holds the lock of job type '{}' (on this or another host); "
-                     "exiting without running jobs",
-                     name, type.spec.name);
-        return exit_code::locked;
-      }
+      const auto token = take_type_lock(conn, store, name, options);
+      if (!token) return exit_code::locked;
+      options.type_lock_token = token;
     }
     std::int64_t run_id = 0;
     {
@@ -221,9 +244,11 @@ int runner_main(int argc, char** argv, const JobType& type) {
     if (daemon) options.housekeeping = daemon_housekeeping(type, retention_period);
     // A graceful stop whose grace period ran out ends the process from the
     // lease keeper: the run is recorded there.
-    options.before_exit = [run_id](pg::Connection& keeper_conn, const RunStats& stats) {
+    options.before_exit = [run_id, &store, lock = options.type_lock_token](
+                              pg::Connection& keeper_conn, const RunStats& stats) {
       auto tx = keeper_conn.begin();
       pg::finish_runner_run(tx, run_id, stats.completed, stats.not_completed, exit_code::ok);
+      if (lock) store.release_type_lock(tx, *lock);
       tx.commit();
     };
     RecordingNotificationHook hook;
@@ -242,6 +267,7 @@ int runner_main(int argc, char** argv, const JobType& type) {
     if (retention_period) apply_retention(conn, type, *retention_period);
     auto tx = conn.begin();
     pg::finish_runner_run(tx, run_id, stats.completed, stats.not_completed, exit_code::ok);
+    if (options.type_lock_token) store.release_type_lock(tx, *options.type_lock_token);
     tx.commit();
     return exit_code::ok;
   });

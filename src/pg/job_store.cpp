@@ -358,8 +358,21 @@ std::int64_t JobStore::file_error_report(Transaction& tx, const Job& job, const 
   return rows.front().integer("id");
 }
 
-bool JobStore::try_lock_type(Transaction& tx) const {
-  return tx.exec(query("runner_lock_try"), spec_.name).front().boolean("locked");
+JobStore::TypeLockAttempt JobStore::try_lock_type(Transaction& tx, const std::string& holder,
+                                                  Duration lease) const {
+  const auto row = tx.exec(query("runner_lock_try"), spec_.name, holder, lease.count()).front();
+  TypeLockAttempt attempt{row.opt_text("token"), row.opt_text("previous_holder"),
+                          row.opt_time_us("previous_expires_us"), false};
+  attempt.taken_over = attempt.token && row.boolean("previous_expired");
+  return attempt;
+}
+
+bool JobStore::extend_type_lock(Transaction& tx, const std::string& token, Duration lease) const {
+  return !tx.exec(query("runner_lock_extend"), spec_.name, token, lease.count()).empty();
+}
+
+void JobStore::release_type_lock(Transaction& tx, const std::string& token) const {
+  tx.exec(query("runner_lock_release"), spec_.name, token);
 }
 
 // ---- Type-independent operations -------------------------------------------

@@ -155,6 +155,11 @@ ChildResult run_in_child(const std::function<std::string()>& body, const ChildLi
       kill_sent = true;
       kill(pid, SIGKILL);
     }
+    if (!kill_sent && limits.abandon && limits.abandon()) {
+      result.abandoned = true;
+      kill_sent = true;
+      kill(pid, SIGKILL);
+    }
   }
   if (!line.empty()) on_stderr_line(line);
   for (const auto& fd : fds) {

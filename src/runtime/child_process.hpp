@@ -20,12 +20,16 @@ struct ChildLimits {
   std::optional<Duration> timeout;
   std::optional<std::uint64_t> memory_limit;  // bytes of address space
   Duration kill_grace = std::chrono::seconds(3);  // from SIGTERM to SIGKILL
+  // Asked every 50 ms; when it returns true the child is killed at once
+  // (SIGKILL): its work is no longer wanted (the job's lease was lost).
+  std::function<bool()> abandon;
 };
 
 struct ChildResult {
   std::optional<std::string> report;  // what body() returned, if it returned
   int wait_status = 0;                // as from waitpid()
   bool timed_out = false;
+  bool abandoned = false;             // killed because limits.abandon said so
   std::string stderr_tail;            // the last few KiB the child wrote
 };
 

@@ -17,12 +17,16 @@ constexpr Duration kTick{50};
 }  // namespace
 
 LeaseKeeper::LeaseKeeper(std::string conninfo, const pg::JobStore& store, Duration lease,
-                         Duration grace, BeforeExit before_exit)
+                         Duration grace, BeforeExit before_exit,
+                         std::optional<std::string> type_lock_token)
     : conninfo_(std::move(conninfo)),
       store_(store),
       lease_(lease),
       grace_(grace),
       before_exit_(std::move(before_exit)),
+      type_lock_token_(std::move(type_lock_token)),
+      // Taken before this constructor ran: it expires no later than this.
+      type_lock_expired_by_(Clock::now() + lease),
       thread_([this] { loop(); }) {}
 
 LeaseKeeper::~LeaseKeeper() {
@@ -34,9 +38,11 @@ LeaseKeeper::~LeaseKeeper() {
   thread_.join();
 }
 
+// Called once the claim committed: the lease runs out no later than a lease
+// from now.
 void LeaseKeeper::hold(const Job& job) {
   std::lock_guard lock(mutex_);
-  held_.insert_or_assign(job.id, Held{job});
+  held_.insert_or_assign(job.id, Held{job, Clock::now() + lease_});
 }
 
 void LeaseKeeper::mark_ran(std::int64_t job_id) {
@@ -49,13 +55,18 @@ void LeaseKeeper::release(std::int64_t job_id) {
   held_.erase(job_id);
 }
 
+bool LeaseKeeper::abandoned(std::int64_t job_id) const {
+  std::lock_guard lock(mutex_);
+  const auto it = held_.find(job_id);
+  return it != held_.end() && it->second.abandoned;
+}
+
 pg::Connection& LeaseKeeper::connection() {
   if (!conn_) conn_ = pg::Connection::open(conninfo_);
   return *conn_;
 }
 
 void LeaseKeeper::loop() {
-  using Clock = std::chrono::steady_clock;
   const auto interval = std::max(lease_ / 3, Duration(10));
   auto next_heartbeat = Clock::now() + interval;
   std::optional<Clock::time_point> give_back_at;
@@ -79,6 +90,9 @@ void LeaseKeeper::loop() {
       heartbeat();
       lock.lock();
     }
+    lock.unlock();
+    abandon_expired(Clock::now());
+    lock.lock();
   }
 }
 
@@ -90,30 +104,75 @@ void LeaseKeeper::heartbeat() {
       if (!held.lost) jobs.push_back(held.job);
     }
   }
-  if (jobs.empty()) return;
+  const bool extend_type_lock = type_lock_token_ && !type_lock_lost_;
+  if (jobs.empty() && !extend_type_lock) return;
   try {
     auto tx = connection().begin();
-    const auto kept = store_.heartbeat_many(tx, jobs, lease_);
+    const auto kept = jobs.empty() ? std::vector<std::int64_t>{}
+                                   : store_.heartbeat_many(tx, jobs, lease_);
+    const bool type_lock_kept =
+        extend_type_lock && store_.extend_type_lock(tx, *type_lock_token_, lease_);
+    if (extend_type_lock && !type_lock_kept) {
+      // Before the commit, so that whoever sees this heartbeat's leases
+      // also finds the run knowing.
+      type_lock_lost_ = true;
+      spdlog::error("the lock of job type '{}' was taken over by another run (this run could "
+                    "not extend it in time); this run stops claiming and ends",
+                    store_.spec().name);
+    }
     tx.commit();
+    // The server extended them before this moment.
+    const auto expired_by = Clock::now() + lease_;
+    if (type_lock_kept) type_lock_expired_by_ = expired_by;
     const std::set<std::int64_t> still_held(kept.begin(), kept.end());
     std::lock_guard lock(mutex_);
     for (const auto& job : jobs) {
-      if (still_held.contains(job.id)) continue;
+      auto it = held_.find(job.id);
+      // The same job claimed again meanwhile holds a new lease: not this one.
+      if (it == held_.end() || it->second.job.lease_token != job.lease_token) continue;
+      if (still_held.contains(job.id)) {
+        it->second.expired_by = expired_by;
+        continue;
+      }
       // Either the job just ended (its end committed while this statement
       // waited for its row) or its lease was taken; in the second case the
-      // runner's finish is refused and logged as an error then. The same
-      // job claimed again meanwhile holds a new lease: not this one.
-      auto it = held_.find(job.id);
-      if (it == held_.end() || it->second.job.lease_token != job.lease_token) continue;
+      // runner's finish is refused and logged as an error then.
       it->second.lost = true;
       spdlog::debug("job {}: lease not extended: the job ended or its lease was taken", job.id);
     }
     spdlog::debug("extended the leases of {} job(s) by {}", kept.size(), format_duration(lease_));
   } catch (const std::exception& e) {
     // The runner meets the same trouble on its own connections; if it lasts,
-    // the leases expire and the jobs are rescued.
-    spdlog::warn("cannot extend the leases of {} job(s): {}", jobs.size(), e.what());
+    // the leases expire: abandon_expired() gives the attempts up, and the
+    // jobs are rescued.
+    last_failure_ = e.what();
+    spdlog::warn("cannot extend the leases of {} job(s){}: {}", jobs.size(),
+                 extend_type_lock ? " and the lock of the job type" : "", e.what());
     conn_.reset();
+  }
+}
+
+// A lease that was not extended for a whole lease has run out: another
+// runner may rescue the job (or has), and any end this runner records for
+// the attempt would be refused.
+void LeaseKeeper::abandon_expired(Clock::time_point now) {
+  if (type_lock_token_ && !type_lock_lost_ && now >= type_lock_expired_by_) {
+    type_lock_lost_ = true;
+    spdlog::error("the lock of job type '{}' was not extended for longer than its lease ({}; "
+                  "last failure: {}); another run may hold it now, so this run stops claiming "
+                  "and ends",
+                  store_.spec().name, format_duration(lease_), last_failure_);
+  }
+  std::lock_guard lock(mutex_);
+  for (auto& [id, held] : held_) {
+    if (held.ran || held.abandoned || now < held.expired_by) continue;
+    held.abandoned = true;
+    held.lost = true;
+    spdlog::error("job {}: abandoning attempt {}: its lease ({}) has certainly expired without "
+                  "being extended (last failure: {}); another runner may run the job now, so "
+                  "nothing is recorded for this attempt",
+                  id, held.job.attempt_count, format_duration(lease_),
+                  last_failure_.empty() ? "none seen" : last_failure_);
   }
 }
 

@@ -2,7 +2,14 @@
 // The custodian of the leases of every job a runner holds, on a thread and a
 // connection of its own, for the whole run:
 //  - every third of the lease it extends the leases of all held jobs in one
-//    statement, so long jobs keep theirs while a dead runner's run out;
+//    statement, so long jobs keep theirs while a dead runner's run out; and
+//    the type's cron lock (runner_lock) with them, when the run holds it;
+//  - when it could not extend a lease for longer than the lease itself (the
+//    database is unreachable), the lease has certainly expired: the job may
+//    already run elsewhere, so the keeper abandons the attempt (abandoned()
+//    says so: an isolated job's process is killed, nothing is recorded for
+//    it) and stops extending it; a lost cron lock is reported by
+//    type_lock_lost();
 //  - after a stop signal, once the grace period has passed with jobs still
 //    held, it records COMPLETED for the jobs that ran but await a batched
 //    completion, gives the others back (WAITING, attempt not counted), kills
@@ -10,6 +17,7 @@
 //    (e.g. to record the end of the run) and ends the process with 0.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -29,8 +37,9 @@ namespace jobrunner {
 class LeaseKeeper {
  public:
   using BeforeExit = std::function<void(pg::Connection&)>;
+  // `type_lock_token`: the cron lock this run holds, if any.
   LeaseKeeper(std::string conninfo, const pg::JobStore& store, Duration lease, Duration grace,
-              BeforeExit before_exit = {});
+              BeforeExit before_exit = {}, std::optional<std::string> type_lock_token = {});
   ~LeaseKeeper();
   LeaseKeeper(const LeaseKeeper&) = delete;
   LeaseKeeper& operator=(const LeaseKeeper&) = delete;
@@ -41,10 +50,18 @@ class LeaseKeeper {
   void hold(const Job& job);
   void mark_ran(std::int64_t job_id);
   void release(std::int64_t job_id);
+  // True once the keeper gave up the job's attempt: its lease has certainly
+  // expired while it could not be extended.
+  bool abandoned(std::int64_t job_id) const;
+  // True once the cron lock could not be extended: taken over by another
+  // run, or certainly expired. The run must end.
+  bool type_lock_lost() const { return type_lock_lost_.load(); }
 
  private:
+  using Clock = std::chrono::steady_clock;
   void loop();
   void heartbeat();
+  void abandon_expired(Clock::time_point now);
   [[noreturn]] void give_back_and_exit();
   pg::Connection& connection();
 
@@ -58,10 +75,18 @@ class LeaseKeeper {
   mutable std::mutex mutex_;
   struct Held {
     Job job;
-    bool ran = false;   // awaits a batched completion
-    bool lost = false;  // its lease was taken: no longer extended
+    // By then the lease has expired for sure, unless extended: the last
+    // claim or extension acknowledged, plus the lease.
+    Clock::time_point expired_by;
+    bool ran = false;        // awaits a batched completion
+    bool lost = false;       // its lease was taken or abandoned: no longer extended
+    bool abandoned = false;  // given up by abandon_expired()
   };
   std::map<std::int64_t, Held> held_;
+  std::optional<std::string> type_lock_token_;
+  Clock::time_point type_lock_expired_by_;
+  std::atomic<bool> type_lock_lost_{false};
+  std::string last_failure_;  // why the last heartbeat failed, for the log
   std::condition_variable wake_;
   bool stop_ = false;
   std::thread thread_;

@@ -121,7 +121,9 @@ RunStats Runner::Loop::run() {
       };
     }
     keeper_.emplace(*options().conninfo, runner_.store_, runner_.lease(), options().grace,
-                    std::move(before_exit));
+                    std::move(before_exit), options().type_lock_token);
+  } else if (options().type_lock_token) {
+    throw ConfigError("a run that holds the type's lock needs RunnerOptions::conninfo");
   }
   if (!inline_workers()) start_workers();
   bool need_setup = true;
@@ -174,6 +176,10 @@ bool Runner::Loop::step() {
   if (stop_requested()) {
     spdlog::info("stopping: a stop was requested");
     return false;
+  }
+  if (keeper_ && keeper_->type_lock_lost()) {
+    throw DatabaseUnavailable("the lock of job type '" + runner_.type_.spec.name +
+                              "' was lost (it could not be extended); another run may hold it");
   }
   if (options().limit > 0 && claimed_ >= options().limit) {
     spdlog::info("stopping: --limit {} reached", options().limit);
@@ -472,10 +478,18 @@ void Runner::Loop::worker_main(int index) {
 void Runner::Loop::execute(pg::Connection& conn, const Job& job) {
   RunStats counts;
   bool ran = false;
+  const auto abandoned = [this, id = job.id] { return keeper_ && keeper_->abandoned(id); };
   try {
-    ran = runner_.run_claimed(conn, job, counts);
+    ran = runner_.run_claimed(conn, job, counts, abandoned);
   } catch (const DatabaseUnavailable& e) {
-    interrupt(job, e.what());
+    if (abandoned()) {
+      // Its lease is gone: a rescue records the attempt, not this runner.
+      keeper_->release(job.id);
+      spdlog::warn("job {}: abandoned attempt {} lost its connection; not recorded", job.id,
+                   job.attempt_count);
+    } else {
+      interrupt(job, e.what());
+    }
     throw;
   } catch (...) {
     if (keeper_) keeper_->release(job.id);

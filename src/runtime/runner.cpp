@@ -15,8 +15,9 @@ namespace jobrunner {
 // a failure.
 struct Runner::Attempt {
   // ran: the job of a type with batch completions ended well; its COMPLETED
-  // is written later with others (run_loop.cpp).
-  enum class Kind { completed, lease_lost, failed, ran };
+  // is written later with others (run_loop.cpp). abandoned: its lease
+  // expired while it could not be extended, and its process was killed.
+  enum class Kind { completed, lease_lost, failed, ran, abandoned };
   Kind kind = Kind::completed;
   Outcome outcome;     // for failed
   std::string detail;  // e.g. the tail of an isolated job's stderr
@@ -112,7 +113,8 @@ Runner::Attempt Runner::attempt_in_process(pg::Connection& conn, const Job& job)
 // COMPLETED itself (the one transaction rule); anything else it reports back,
 // and the parent records it. A job with batch completions needs no
 // connection in the child at all.
-Runner::Attempt Runner::attempt_in_child(pg::Connection& conn, const Job& job) {
+Runner::Attempt Runner::attempt_in_child(pg::Connection& conn, const Job& job,
+                                         const Abandoned& abandoned) {
   if (!options_.conninfo) throw ConfigError("isolated jobs need RunnerOptions::conninfo");
   const auto conninfo = *options_.conninfo;
   auto body = [&]() -> std::string {
@@ -133,6 +135,7 @@ Runner::Attempt Runner::attempt_in_child(pg::Connection& conn, const Job& job) {
   ChildLimits limits;
   limits.timeout = options_.job_timeout ? options_.job_timeout : type_.spec.job_timeout;
   limits.memory_limit = options_.memory_limit ? options_.memory_limit : type_.spec.memory_limit;
+  limits.abandon = abandoned;
   pid_t child_pid = 0;
   const auto child = run_in_child(
       body, limits,
@@ -143,6 +146,7 @@ Runner::Attempt Runner::attempt_in_child(pg::Connection& conn, const Job& job) {
       [&](std::string_view line) { spdlog::info("job {}: stderr: {}", job.id, line); });
   remove_running_child(child_pid);
 
+  if (child.abandoned) return {Attempt::Kind::abandoned, {}, {}};
   const std::string detail =
       child.stderr_tail.empty() ? "" : "\nstderr (tail):\n" + child.stderr_tail;
   // A report wins over a timeout: a child that committed COMPLETED just as
@@ -174,11 +178,19 @@ Runner::Attempt Runner::attempt_in_child(pg::Connection& conn, const Job& job) {
   return attempt;
 }
 
-bool Runner::run_claimed(pg::Connection& conn, const Job& job, RunStats& stats) {
+bool Runner::run_claimed(pg::Connection& conn, const Job& job, RunStats& stats,
+                         const Abandoned& abandoned) {
   spdlog::info("job {}: running {} (attempt {} of {}{})", job.id, type_.spec.display_name,
                job.attempt_count, job.max_retries + 1, isolated() ? ", isolated" : "");
-  const auto attempt = isolated() ? attempt_in_child(conn, job) : attempt_in_process(conn, job);
+  const auto attempt =
+      isolated() ? attempt_in_child(conn, job, abandoned) : attempt_in_process(conn, job);
   switch (attempt.kind) {
+    case Attempt::Kind::abandoned:
+      ++stats.lease_lost;
+      ++stats.not_completed;
+      spdlog::warn("job {}: killed the process of abandoned attempt {}", job.id,
+                   job.attempt_count);
+      return false;
     case Attempt::Kind::ran:
       return true;
     case Attempt::Kind::completed:
@@ -195,6 +207,13 @@ bool Runner::run_claimed(pg::Connection& conn, const Job& job, RunStats& stats) 
                     job.id);
       return false;
     case Attempt::Kind::failed:
+      if (abandoned && abandoned()) {
+        ++stats.lease_lost;
+        ++stats.not_completed;
+        spdlog::warn("job {}: abandoned attempt {} ended ({}: {}); not recorded", job.id,
+                     job.attempt_count, attempt.outcome.error_type, attempt.outcome.message);
+        return false;
+      }
       record_failure(conn, job, attempt.outcome, attempt.detail, stats);
       return false;
   }

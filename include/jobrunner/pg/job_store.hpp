@@ -104,9 +104,20 @@ class JobStore {
   std::int64_t file_error_report(Transaction& tx, const Job& job, const Outcome& outcome,
                                  const nlohmann::json& variables) const;
 
-  // Takes the session-level advisory lock of this type; false if another
-  // session holds it. Released when the connection closes.
-  bool try_lock_type(Transaction& tx) const;
+  // The cron lock of this type (table runner_lock): one holder at a time,
+  // for `lease` unless extended. A lock whose lease expired (its run died
+  // or lost the database) is taken over. A leased row rather than an
+  // advisory lock, so that it holds through a connection pooler.
+  struct TypeLockAttempt {
+    std::optional<std::string> token;            // set when the lock was taken
+    std::optional<std::string> previous_holder;  // the holder found, if any
+    std::optional<TimePoint> previous_expires;
+    bool taken_over = false;  // taken from a holder whose lease had expired
+  };
+  TypeLockAttempt try_lock_type(Transaction& tx, const std::string& holder, Duration lease) const;
+  // False when the lock was taken over (or released) meanwhile.
+  bool extend_type_lock(Transaction& tx, const std::string& token, Duration lease) const;
+  void release_type_lock(Transaction& tx, const std::string& token) const;
 
  private:
   std::vector<Job> load(Transaction& tx, Rows rows) const;

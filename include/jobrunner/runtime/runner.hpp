@@ -63,6 +63,11 @@ struct RunnerOptions {
   // poll_interval (e.g. to see whether the type was paused); returning false
   // stops the daemon.
   std::function<bool(pg::Connection&)> housekeeping;
+  // The token of the type's cron lock that this run took
+  // (JobStore::try_lock_type, with the same lease): the lease keeper extends
+  // it with the jobs' leases. Once it is lost the run throws
+  // DatabaseUnavailable (another run may hold the lock). Needs conninfo.
+  std::optional<std::string> type_lock_token;
 };
 
 // The most --concurrency a runner accepts (isolated children are tracked for
@@ -98,11 +103,16 @@ class Runner {
  private:
   struct Attempt;
   class Loop;
+  // `abandoned` says when the attempt was given up (its lease certainly
+  // expired): an isolated job's process is then killed, and a failure is
+  // not recorded (it would be refused; the job is rescued).
+  using Abandoned = std::function<bool()>;
   Attempt attempt_in_process(pg::Connection& conn, const Job& job);
-  Attempt attempt_in_child(pg::Connection& conn, const Job& job);
+  Attempt attempt_in_child(pg::Connection& conn, const Job& job, const Abandoned& abandoned);
   // Runs a claimed job on `conn` and records how it ended; true when it ran
   // and its COMPLETED awaits a batch (JobTypeSpec::batch_completions).
-  bool run_claimed(pg::Connection& conn, const Job& job, RunStats& stats);
+  bool run_claimed(pg::Connection& conn, const Job& job, RunStats& stats,
+                   const Abandoned& abandoned);
   void record_failure(pg::Connection& conn, const Job& job, const Outcome& outcome,
                       const std::string& detail, RunStats& stats);
   RetryPolicy policy() const;
