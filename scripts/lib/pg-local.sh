@@ -2,14 +2,16 @@
 # Throwaway local PostgreSQL 15 for the demo and the tests (GUIDE.md section 6).
 #
 # Source this file, then:
-#   pg_local_start NAME   # initdb + start in ${JOBRUNNER_PG_ROOT:-/tmp}/jobrunner-pg-NAME,
-#                         # exports PGHOST, PGPORT, PGUSER, JOBRUNNER_PG_DIR
+#   pg_local_start NAME [TCP_PORT]
+#                         # initdb + start in ${JOBRUNNER_PG_ROOT:-/tmp}/jobrunner-pg-NAME,
+#                         # exports PGHOST, PGPORT, PGUSER, JOBRUNNER_PG_DIR; with TCP_PORT
+#                         # it also listens on 127.0.0.1:TCP_PORT (trust, loopback only)
 #   pg_local_ctl ARGS...  # pg_ctl on that cluster as its owner (e.g. "restart -m fast")
 #   pg_local_stop         # stop it and delete the directory; safe to call any time
 #
 # Layout of the data root (0700, owned by the unprivileged server user):
 #   data/        the cluster
-#   socket/      unix socket directory (no TCP: listen_addresses='')
+#   socket/      unix socket directory (no TCP unless a TCP_PORT is given)
 #   server.log   server log, initdb.log  initdb output
 #
 # Functions only, no shell options changed: callers may or may not use set -e, so
@@ -88,15 +90,21 @@ _pg_local_destroy() {
 }
 
 pg_local_start() {
-  local name=${1:-}
+  local name=${1:-} tcp_port=${2:-}
   if [[ ! "$name" =~ ^[A-Za-z0-9_-]+$ ]]; then
-    _pg_local_log "usage: pg_local_start NAME   (NAME: letters, digits, _ or -)"
+    _pg_local_log "usage: pg_local_start NAME [TCP_PORT]   (NAME: letters, digits, _ or -)"
+    return 64
+  fi
+  if [[ -n "$tcp_port" && ! "$tcp_port" =~ ^[0-9]+$ ]]; then
+    _pg_local_log "usage: pg_local_start NAME [TCP_PORT]   (TCP_PORT: a number)"
     return 64
   fi
   local parent=${JOBRUNNER_PG_ROOT:-/tmp}
   [[ "$parent" == /* ]] || parent="$PWD/$parent"
   local root="$parent/jobrunner-pg-$name"
-  local data="$root/data" sock="$root/socket" port=5432 owner
+  local data="$root/data" sock="$root/socket" port=${tcp_port:-5432} owner
+  local listen=''
+  [[ -n "$tcp_port" ]] && listen=127.0.0.1
   # The quoted value goes into postgresql.conf; and a unix socket path is limited to
   # 107 bytes (sun_path), including the "/.s.PGSQL.5432" file name.
   if [[ "$root" == *"'"* || "$root" == *\\* ]]; then
@@ -158,7 +166,7 @@ pg_local_start() {
   # Appended settings override the defaults earlier in the file. fsync stays on.
   if ! cat >>"$data/postgresql.conf" <<CONF
 # --- jobrunner pg-local.sh ---
-listen_addresses = ''
+listen_addresses = '$listen'
 unix_socket_directories = '$sock'
 port = $port
 max_connections = 200

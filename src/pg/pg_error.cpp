@@ -46,6 +46,12 @@ void rethrow_translated(std::string_view context, bool connection_open,
                         std::string_view server_said) {
   const auto unavailable = [&](const std::exception& e) {
     auto message = prefixed(context, e.what());
+    // libpqxx 6.4 masks libpq's reason when the connection died in a
+    // statement: it then fails to read the client encoding.
+    if (message.find("Could not obtain client encoding") != std::string::npos) {
+      message = "the connection was lost (a dead link gives up after tcp_user_timeout or the "
+                "keepalives; libpqxx: " + message + ")";
+    }
     if (!server_said.empty() && message.find(server_said) == std::string::npos) {
       message += " (the server said: " + std::string(server_said) + ")";
     }

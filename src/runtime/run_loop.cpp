@@ -485,8 +485,8 @@ void Runner::Loop::execute(pg::Connection& conn, const Job& job) {
     if (abandoned()) {
       // Its lease is gone: a rescue records the attempt, not this runner.
       keeper_->release(job.id);
-      spdlog::warn("job {}: abandoned attempt {} lost its connection; not recorded", job.id,
-                   job.attempt_count);
+      spdlog::warn("job {}: abandoned attempt {} lost its connection ({}); not recorded", job.id,
+                   job.attempt_count, e.what());
     } else {
       interrupt(job, e.what());
     }
