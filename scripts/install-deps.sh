@@ -11,6 +11,8 @@ packages=(
   postgresql-15 postgresql-client-15
   # pg-local.sh needs ps/kill (procps), runuser (util-linux) and useradd (passwd).
   procps util-linux passwd
+  # tests/scripts: a real PgBouncer, and nft to drop a runner's packets.
+  pgbouncer nftables
 )
 
 missing=()
