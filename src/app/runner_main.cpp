@@ -63,9 +63,9 @@ std::function<bool(pg::Connection&)> daemon_housekeeping(const JobType& type,
 
 // Cron mode: two runs of one type never overlap, on any number of hosts.
 // Returns the lock's token, or nullopt (logged) when another run holds it.
-std::optional<std::string> take_type_lock(pg::Connection& conn, const pg::JobStore& store,
-                                          const std::string& name, const RunnerOptions& options) {
-  const auto lease = options.lease.value_or(store.spec().lease);
+std::optional<TypeLockHold> take_type_lock(pg::Connection& conn, const pg::JobStore& store,
+                                           const std::string& name, const RunnerOptions& options) {
+  const auto lease = std::min(options.lease.value_or(store.spec().lease), kMaxTypeLockLease);
   auto tx = conn.begin();
   const auto attempt = store.try_lock_type(tx, options.owner, lease);
   tx.commit();
@@ -76,7 +76,7 @@ std::optional<std::string> take_type_lock(pg::Connection& conn, const pg::JobSto
                  type, attempt.previous_holder.value_or("?"),
                  format_time(attempt.previous_expires));
   }
-  if (attempt.token) return attempt.token;
+  if (attempt.token) return TypeLockHold{*attempt.token, lease};
   if (attempt.previous_holder) {
     spdlog::warn("another {} holds the lock of job type '{}' ({}, until {} unless it extends "
                  "it; a run that died loses it then); exiting without running jobs",
@@ -100,7 +100,8 @@ std::string help_footer(const JobType& type, const std::string& name) {
          "      paused it, when and why\n"
          "  64  bad options\n"
          "  69  another cron run of this job type holds its lock (on any host); nothing was\n"
-         "      done. A run that died keeps it until its lease (--lease) expires\n"
+         "      done. A run that died keeps it until its lease expires (--lease, at most\n"
+         "      30s after its last extension)\n"
          "  70  internal error\n"
          "  75  the database is unreachable or was lost; run again later\n"
          "  78  configuration error: schema not migrated, missing grants\n"
@@ -229,9 +230,8 @@ int runner_main(int argc, char** argv, const JobType& type) {
       }
     }
     if (!daemon) {
-      const auto token = take_type_lock(conn, store, name, options);
-      if (!token) return exit_code::locked;
-      options.type_lock_token = token;
+      options.type_lock = take_type_lock(conn, store, name, options);
+      if (!options.type_lock) return exit_code::locked;
     }
     std::int64_t run_id = 0;
     {
@@ -244,11 +244,11 @@ int runner_main(int argc, char** argv, const JobType& type) {
     if (daemon) options.housekeeping = daemon_housekeeping(type, retention_period);
     // A graceful stop whose grace period ran out ends the process from the
     // lease keeper: the run is recorded there.
-    options.before_exit = [run_id, &store, lock = options.type_lock_token](
+    options.before_exit = [run_id, &store, lock = options.type_lock](
                               pg::Connection& keeper_conn, const RunStats& stats) {
       auto tx = keeper_conn.begin();
       pg::finish_runner_run(tx, run_id, stats.completed, stats.not_completed, exit_code::ok);
-      if (lock) store.release_type_lock(tx, *lock);
+      if (lock) store.release_type_lock(tx, lock->token);
       tx.commit();
     };
     RecordingNotificationHook hook;
@@ -267,7 +267,7 @@ int runner_main(int argc, char** argv, const JobType& type) {
     if (retention_period) apply_retention(conn, type, *retention_period);
     auto tx = conn.begin();
     pg::finish_runner_run(tx, run_id, stats.completed, stats.not_completed, exit_code::ok);
-    if (options.type_lock_token) store.release_type_lock(tx, *options.type_lock_token);
+    if (options.type_lock) store.release_type_lock(tx, options.type_lock->token);
     tx.commit();
     return exit_code::ok;
   });

@@ -18,15 +18,16 @@ constexpr Duration kTick{50};
 
 LeaseKeeper::LeaseKeeper(std::string conninfo, const pg::JobStore& store, Duration lease,
                          Duration grace, BeforeExit before_exit,
-                         std::optional<std::string> type_lock_token)
+                         std::optional<TypeLockHold> type_lock)
     : conninfo_(std::move(conninfo)),
       store_(store),
       lease_(lease),
       grace_(grace),
       before_exit_(std::move(before_exit)),
-      type_lock_token_(std::move(type_lock_token)),
+      type_lock_token_(type_lock ? std::optional(type_lock->token) : std::nullopt),
+      type_lock_lease_(type_lock ? type_lock->lease : lease),
       // Taken before this constructor ran: it expires no later than this.
-      type_lock_expired_by_(Clock::now() + lease),
+      type_lock_expired_by_(Clock::now() + type_lock_lease_),
       thread_([this] { loop(); }) {}
 
 LeaseKeeper::~LeaseKeeper() {
@@ -67,7 +68,7 @@ pg::Connection& LeaseKeeper::connection() {
 }
 
 void LeaseKeeper::loop() {
-  const auto interval = std::max(lease_ / 3, Duration(10));
+  const auto interval = std::max(std::min(lease_, type_lock_lease_) / 3, Duration(10));
   auto next_heartbeat = Clock::now() + interval;
   std::optional<Clock::time_point> give_back_at;
   std::unique_lock lock(mutex_);
@@ -111,7 +112,7 @@ void LeaseKeeper::heartbeat() {
     const auto kept = jobs.empty() ? std::vector<std::int64_t>{}
                                    : store_.heartbeat_many(tx, jobs, lease_);
     const bool type_lock_kept =
-        extend_type_lock && store_.extend_type_lock(tx, *type_lock_token_, lease_);
+        extend_type_lock && store_.extend_type_lock(tx, *type_lock_token_, type_lock_lease_);
     if (extend_type_lock && !type_lock_kept) {
       // Before the commit, so that whoever sees this heartbeat's leases
       // also finds the run knowing.
@@ -122,8 +123,9 @@ void LeaseKeeper::heartbeat() {
     }
     tx.commit();
     // The server extended them before this moment.
-    const auto expired_by = Clock::now() + lease_;
-    if (type_lock_kept) type_lock_expired_by_ = expired_by;
+    const auto acknowledged = Clock::now();
+    const auto expired_by = acknowledged + lease_;
+    if (type_lock_kept) type_lock_expired_by_ = acknowledged + type_lock_lease_;
     const std::set<std::int64_t> still_held(kept.begin(), kept.end());
     std::lock_guard lock(mutex_);
     for (const auto& job : jobs) {
@@ -161,7 +163,7 @@ void LeaseKeeper::abandon_expired(Clock::time_point now) {
     spdlog::error("the lock of job type '{}' was not extended for longer than its lease ({}; "
                   "last failure: {}); another run may hold it now, so this run stops claiming "
                   "and ends",
-                  store_.spec().name, format_duration(lease_), last_failure_);
+                  store_.spec().name, format_duration(type_lock_lease_), last_failure_);
   }
   std::lock_guard lock(mutex_);
   for (auto& [id, held] : held_) {

@@ -31,15 +31,17 @@
 #include "jobrunner/core/job.hpp"
 #include "jobrunner/pg/connection.hpp"
 #include "jobrunner/pg/job_store.hpp"
+#include "jobrunner/runtime/runner.hpp"
 
 namespace jobrunner {
 
 class LeaseKeeper {
  public:
   using BeforeExit = std::function<void(pg::Connection&)>;
-  // `type_lock_token`: the cron lock this run holds, if any.
+  // `type_lock`: the cron lock this run holds, if any (token, lease).
   LeaseKeeper(std::string conninfo, const pg::JobStore& store, Duration lease, Duration grace,
-              BeforeExit before_exit = {}, std::optional<std::string> type_lock_token = {});
+              BeforeExit before_exit = {},
+              std::optional<TypeLockHold> type_lock = {});
   ~LeaseKeeper();
   LeaseKeeper(const LeaseKeeper&) = delete;
   LeaseKeeper& operator=(const LeaseKeeper&) = delete;
@@ -84,6 +86,7 @@ class LeaseKeeper {
   };
   std::map<std::int64_t, Held> held_;
   std::optional<std::string> type_lock_token_;
+  Duration type_lock_lease_;
   Clock::time_point type_lock_expired_by_;
   std::atomic<bool> type_lock_lost_{false};
   std::string last_failure_;  // why the last heartbeat failed, for the log

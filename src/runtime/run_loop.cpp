@@ -121,8 +121,8 @@ RunStats Runner::Loop::run() {
       };
     }
     keeper_.emplace(*options().conninfo, runner_.store_, runner_.lease(), options().grace,
-                    std::move(before_exit), options().type_lock_token);
-  } else if (options().type_lock_token) {
+                    std::move(before_exit), options().type_lock);
+  } else if (options().type_lock) {
     throw ConfigError("a run that holds the type's lock needs RunnerOptions::conninfo");
   }
   if (!inline_workers()) start_workers();

@@ -24,6 +24,18 @@ struct RunStats {
   int reconnects = 0;     // daemon mode: times the database came back
 };
 
+// The cron lock of a type as a run holds it: its token, and the lease it
+// was taken with.
+struct TypeLockHold {
+  std::string token;
+  Duration lease;
+};
+
+// The longest lease of a cron lock: a run that died keeps the next runs out
+// (exit 69) for at most this long after its last extension, however long the
+// jobs' --lease.
+inline constexpr Duration kMaxTypeLockLease = std::chrono::seconds(30);
+
 struct RunnerOptions {
   int limit = 0;                          // jobs to run at most; 0 = all ready
   std::optional<Duration> max_runtime;    // stop claiming after this long
@@ -63,11 +75,11 @@ struct RunnerOptions {
   // poll_interval (e.g. to see whether the type was paused); returning false
   // stops the daemon.
   std::function<bool(pg::Connection&)> housekeeping;
-  // The token of the type's cron lock that this run took
-  // (JobStore::try_lock_type, with the same lease): the lease keeper extends
-  // it with the jobs' leases. Once it is lost the run throws
-  // DatabaseUnavailable (another run may hold the lock). Needs conninfo.
-  std::optional<std::string> type_lock_token;
+  // The type's cron lock that this run took (JobStore::try_lock_type): the
+  // lease keeper extends it with the jobs' leases (at least every third of
+  // its lease). Once it is lost the run throws DatabaseUnavailable (another
+  // run may hold the lock). Needs conninfo.
+  std::optional<TypeLockHold> type_lock;
 };
 
 // The most --concurrency a runner accepts (isolated children are tracked for
