@@ -194,3 +194,37 @@ WHERE j.date_finished < $1::timestamptz
   AND j.status = ANY($2::smallint[]) AND j.status IN (2, 3, 5)
   AND ($3::text IS NULL OR j.job_type = $3::text)
 GROUP BY j.status
+
+-- name: runner_run_prune_batch
+-- Deletes up to $4 runs of type $2's runner (NULL: every type) that ended
+-- before $1, and, when $3, also those that never recorded an end and started
+-- before $1 (dead, unless a runner started before $1 is still up: only an
+-- operator can know, so runners never pass $3). A run still going has no end
+-- and is kept otherwise. date_started < $1 holds for every match (a run ends
+-- after it starts) and lets the planner use
+-- runner_run__job_type__date_started__idx. SKIP LOCKED and the second check
+-- leave a run that is recording its end meanwhile alone. Returns whether each
+-- deleted run was unfinished.
+WITH batch AS MATERIALIZED (
+    SELECT r.id FROM runner_run AS r
+    WHERE r.date_started < $1::timestamptz
+      AND (r.date_finished < $1::timestamptz OR ($3::boolean AND r.date_finished IS NULL))
+      AND ($2::text IS NULL OR r.job_type = $2::text)
+    ORDER BY r.date_started, r.id
+    LIMIT $4
+    FOR UPDATE SKIP LOCKED
+)
+DELETE FROM runner_run AS r
+USING batch
+WHERE r.id = batch.id
+  AND (r.date_finished < $1::timestamptz OR ($3::boolean AND r.date_finished IS NULL))
+RETURNING (r.date_finished IS NULL) AS unfinished
+
+-- name: runner_run_prune_count
+-- Runs of type $2's runner (NULL: every type) that started before $1: those
+-- that ended before $1 (pruned), and those without an end (running, or died).
+SELECT count(*) FILTER (WHERE r.date_finished < $1::timestamptz) AS finished,
+       count(*) FILTER (WHERE r.date_finished IS NULL) AS unfinished
+FROM runner_run AS r
+WHERE r.date_started < $1::timestamptz
+  AND ($2::text IS NULL OR r.job_type = $2::text)

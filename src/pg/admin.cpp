@@ -332,6 +332,12 @@ PruneResult prune_jobs(Connection& conn, const PruneRequest& request) {
         if (status) result.by_status[*status] += row.integer("n");
         result.total += row.integer("n");
       }
+      const auto runs = tx.exec(query("runner_run_prune_count"), result.cutoff, request.job_type)
+                            .front();
+      const auto unfinished = runs.integer("unfinished");
+      result.runs = runs.integer("finished") + (request.abandoned_runs ? unfinished : 0);
+      result.unfinished_runs = request.abandoned_runs ? unfinished : 0;
+      result.unfinished_runs_kept = request.abandoned_runs ? 0 : unfinished;
       tx.commit();
       return result;
     }
@@ -350,6 +356,25 @@ PruneResult prune_jobs(Connection& conn, const PruneRequest& request) {
     }
     // Fewer than a batch: the rest is locked by others or gone.
     if (static_cast<int>(rows.size()) < request.batch_size) break;
+  }
+  for (;;) {
+    auto tx = conn.begin();
+    const auto rows = tx.exec(query("runner_run_prune_batch"), result.cutoff, request.job_type,
+                              request.abandoned_runs, request.batch_size);
+    tx.commit();
+    for (const auto& row : rows) {
+      ++result.runs;
+      if (row.boolean("unfinished")) ++result.unfinished_runs;
+    }
+    if (static_cast<int>(rows.size()) < request.batch_size) break;
+  }
+  if (!request.abandoned_runs) {
+    auto tx = conn.begin();
+    result.unfinished_runs_kept =
+        tx.exec(query("runner_run_prune_count"), result.cutoff, request.job_type)
+            .front()
+            .integer("unfinished");
+    tx.commit();
   }
   return result;
 }

@@ -199,10 +199,15 @@ std::string describe_pause(const JobTypePause& pause);
 struct PruneRequest {
   Duration older_than{};  // date_finished before now() - older_than
   // Only COMPLETED, FAILED and CANCELLED are accepted; empty means all three.
+  // Narrows the jobs only: runs have no status.
   std::vector<JobStatus> statuses;
-  std::optional<std::string> job_type;
+  std::optional<std::string> job_type;  // jobs of this type, runs of its runner
   int batch_size = 1000;
   bool dry_run = false;  // count only
+  // Also delete runs that never recorded an end and started before the
+  // cutoff. Off by default: a daemon's run has no end until it stops, so
+  // such a run may be alive; only an operator can tell.
+  bool abandoned_runs = false;
 };
 
 struct PruneResult {
@@ -210,13 +215,23 @@ struct PruneResult {
   std::int64_t total = 0;
   int batches = 0;
   std::string cutoff;  // ISO 8601: jobs finished before this
+  // runner_run rows deleted (dry run: that would be), of which unfinished
+  // (only with abandoned_runs).
+  std::int64_t runs = 0;
+  std::int64_t unfinished_runs = 0;
+  // Runs without an end that started before the cutoff and were kept
+  // (running, or died); 0 with abandoned_runs.
+  std::int64_t unfinished_runs_kept = 0;
 };
 
 // Deletes finished jobs (and, by ON DELETE CASCADE, their type rows, error
 // reports, notices and frozzles) in batches of batch_size, each in its own
 // short transaction, until none is left; never a WAITING, RUNNING or
-// SUSPENDED job. Throws BadInput for another status or a batch size < 1,
-// having deleted nothing (job_prune_batch, job_prune_count).
+// SUSPENDED job. Then deletes, the same way, the runner_run rows that ended
+// before the cutoff (with abandoned_runs, also those without an end that
+// started before it). Throws BadInput for another status or a batch size
+// < 1, having deleted nothing (job_prune_batch, job_prune_count,
+// runner_run_prune_batch, runner_run_prune_count).
 PruneResult prune_jobs(Connection& conn, const PruneRequest& request);
 
 }  // namespace jobrunner::pg
