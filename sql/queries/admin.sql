@@ -76,12 +76,46 @@ SELECT e.id, e.job, (extract(epoch FROM e.date_created) * 1000000)::bigint AS da
 FROM error_report AS e
 WHERE e.id = $1
 
--- name: job_stats_counts
--- Jobs per type and status ($1: one type, or NULL for all).
+-- name: job_stats_depths
+-- Exact counts of WAITING, RUNNING and SUSPENDED jobs per type ($1: one type,
+-- or NULL for all). Each branch names its status as a constant, so it reads
+-- only that status's partial index (job__ready__idx,
+-- job__running__lease_expires__idx, job__suspended__idx), however many
+-- finished jobs the table holds. Finished statuses are not counted here:
+-- see job_stats_finished_since.
+SELECT j.job_type, 0 AS status, count(*) AS n
+FROM job AS j
+WHERE j.status = 0 AND ($1::text IS NULL OR j.job_type = $1::text)
+GROUP BY j.job_type
+UNION ALL
+SELECT j.job_type, 1 AS status, count(*) AS n
+FROM job AS j
+WHERE j.status = 1 AND ($1::text IS NULL OR j.job_type = $1::text)
+GROUP BY j.job_type
+UNION ALL
+SELECT j.job_type, 4 AS status, count(*) AS n
+FROM job AS j
+WHERE j.status = 4 AND ($1::text IS NULL OR j.job_type = $1::text)
+GROUP BY j.job_type
+
+-- name: job_stats_finished_since
+-- COMPLETED, FAILED and CANCELLED jobs per type ($1: one type, or NULL for
+-- all) that finished at or after $2: a count over a recent window, read
+-- through job__date_finished__idx, so its cost grows with the jobs finished
+-- in the window, not with the table.
 SELECT j.job_type, j.status, count(*) AS n
 FROM job AS j
-WHERE ($1::text IS NULL OR j.job_type = $1::text)
+WHERE j.date_finished >= $2::timestamptz AND j.status IN (2, 3, 5)
+  AND ($1::text IS NULL OR j.job_type = $1::text)
 GROUP BY j.job_type, j.status
+
+-- name: job_stats_rows_estimate
+-- The planner's estimate of the rows in job (pg_class.reltuples, as of the
+-- last VACUUM, ANALYZE or autovacuum); NULL before the first. Reads no row
+-- of job.
+SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS n
+FROM pg_class AS c
+WHERE c.oid = 'job'::regclass
 
 -- name: job_stats_ready
 -- Ready jobs per type and the age of the oldest (queue lag): how long it has

@@ -218,7 +218,15 @@ std::vector<RunnerRun> list_runner_runs(Transaction& tx, const std::optional<std
 }
 
 QueueStats queue_stats(Transaction& tx, const std::optional<std::string>& job_type,
-                       const std::vector<std::string>& known_types, int running_limit) {
+                       const std::vector<std::string>& known_types, Duration finished_window,
+                       int running_limit) {
+  if (finished_window <= Duration::zero()) {
+    throw BadInput("the window of finished jobs must be longer than 0, not " +
+                   format_duration(finished_window));
+  }
+  QueueStats out;
+  out.finished_window = finished_window;
+  out.finished_since = time_from_now(tx, -finished_window);
   std::map<std::string, TypeStats> types;
   auto entry = [&](const std::string& name) -> TypeStats& {
     auto& stats = types[name];
@@ -230,10 +238,15 @@ QueueStats queue_stats(Transaction& tx, const std::optional<std::string>& job_ty
   } else {
     for (const auto& name : known_types) entry(name);
   }
-  for (const auto& row : tx.exec(query("job_stats_counts"), job_type)) {
+  for (const auto& row : tx.exec(query("job_stats_depths"), job_type)) {
     const auto status = status_from_code(static_cast<int>(row.integer("status")));
     if (status) entry(row.text("job_type")).counts[*status] = row.integer("n");
   }
+  for (const auto& row : tx.exec(query("job_stats_finished_since"), job_type, out.finished_since)) {
+    const auto status = status_from_code(static_cast<int>(row.integer("status")));
+    if (status) entry(row.text("job_type")).finished_in_window[*status] = row.integer("n");
+  }
+  out.job_rows_estimate = tx.exec(query("job_stats_rows_estimate")).front().opt_int("n");
   for (const auto& row : tx.exec(query("job_stats_ready"), job_type)) {
     auto& stats = entry(row.text("job_type"));
     stats.ready = row.integer("ready");
@@ -252,7 +265,6 @@ QueueStats queue_stats(Transaction& tx, const std::optional<std::string>& job_ty
     if (job_type && pause.job_type != *job_type) continue;
     entry(pause.job_type).pause = std::move(pause);
   }
-  QueueStats out;
   for (auto& [name, stats] : types) out.types.push_back(std::move(stats));
   for (const auto& row : tx.exec(query("job_running"), job_type, running_limit)) {
     out.running.push_back(RunningJob{job_from_row(row), Duration(row.opt_int("lease_left_ms").value_or(0))});

@@ -151,7 +151,12 @@ struct JobTypePause {
 
 struct TypeStats {
   std::string job_type;
-  std::map<JobStatus, std::int64_t> counts;  // statuses with no job are absent
+  // Exact, from the partial indexes: WAITING, RUNNING and SUSPENDED only;
+  // statuses with no job are absent.
+  std::map<JobStatus, std::int64_t> counts;
+  // COMPLETED, FAILED and CANCELLED jobs that finished within the window
+  // (QueueStats::finished_since); statuses with none are absent.
+  std::map<JobStatus, std::int64_t> finished_in_window;
   std::int64_t ready = 0;                    // WAITING and due now
   std::optional<Duration> oldest_ready_age;  // queue lag; none when nothing is ready
   std::int64_t failed_last_hour = 0;
@@ -168,14 +173,24 @@ struct QueueStats {
   std::vector<TypeStats> types;     // by name
   std::vector<RunningJob> running;  // lease closest to expiry first
   std::int64_t running_total = 0;   // may exceed running.size()
+  Duration finished_window{};       // the window of TypeStats::finished_in_window
+  std::string finished_since;       // its start, ISO 8601
+  // The planner's estimate of all rows in job, finished or not (none before
+  // the table's first ANALYZE); not a count.
+  std::optional<std::int64_t> job_rows_estimate;
 };
 
 // Every type that has jobs, runs or a pause, plus `known_types` (so a type
-// with no jobs yet still shows); one type only when `job_type` is set
-// (job_stats_counts, job_stats_ready, job_stats_failed_recently, job_running,
-// runner_run_last, job_type_pause_list).
+// with no jobs yet still shows); one type only when `job_type` is set. Reads
+// indexes only, never all of job: unfinished jobs through their partial
+// indexes, finished ones within `finished_window` through
+// job__date_finished__idx (job_stats_depths, job_stats_finished_since,
+// job_stats_rows_estimate, job_stats_ready, job_stats_failed_recently,
+// job_running, runner_run_last, job_type_pause_list). Throws BadInput for a
+// window that is not positive.
 QueueStats queue_stats(Transaction& tx, const std::optional<std::string>& job_type,
-                       const std::vector<std::string>& known_types, int running_limit = 50);
+                       const std::vector<std::string>& known_types, Duration finished_window,
+                       int running_limit = 50);
 
 // ---- Pauses ----------------------------------------------------------------
 
