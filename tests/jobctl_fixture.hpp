@@ -125,6 +125,24 @@ class JobctlTest : public testing::DatabaseTest {
     return ids;
   }
 
+  // A runner_run row of `type` that started `started_ago` ago and ended
+  // `finished_ago` ago (never, if nullopt: running, or died).
+  std::int64_t run_of(const std::string& type, const std::string& started_ago,
+                      const std::optional<std::string>& finished_ago) {
+    return db.scalar("INSERT INTO runner_run (job_type, hostname, pid, date_started, "
+                     "                        date_finished, jobs_run, jobs_not_completed, "
+                     "                        exit_code) "
+                     "VALUES ($1, 'testhost', 42, now() - $2::interval, now() - $3::interval, "
+                     "        CASE WHEN $3 IS NOT NULL THEN 0 END, "
+                     "        CASE WHEN $3 IS NOT NULL THEN 0 END, "
+                     "        CASE WHEN $3 IS NOT NULL THEN 0 END) "
+                     "RETURNING id",
+                     type, started_ago, finished_ago);
+  }
+  bool run_exists(std::int64_t id) {
+    return db.scalar("SELECT count(*) FROM runner_run WHERE id = $1", id) == 1;
+  }
+
   std::int64_t status_of(std::int64_t id) {
     return db.scalar("SELECT status FROM job WHERE id = $1", id);
   }
@@ -135,7 +153,7 @@ class JobctlTest : public testing::DatabaseTest {
   std::string snapshot() {
     std::string out;
     for (const char* table : {"job", "foojob", "error_report", "job_notification",
-                              "job_type_pause", "foo_frozzle"}) {
+                              "job_type_pause", "foo_frozzle", "runner_run"}) {
       const auto rows = db.sql(std::string("SELECT coalesce(string_agg(t::text, E'\\n' ORDER BY "
                                            "t::text), '') AS s FROM ") +
                                table + " AS t");

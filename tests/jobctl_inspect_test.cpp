@@ -134,6 +134,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadArgs{"show_no_id", {"show"}, kUsage, "ID is required"},
         BadArgs{"stats_an_unknown_type", {"stats", "--type", "bar"}, kDataError,
                 "unknown job type 'bar'"},
+        BadArgs{"stats_a_zero_window", {"stats", "--window", "0s"}, kDataError,
+                "the window of finished jobs must be longer than 0"},
+        BadArgs{"stats_a_malformed_window", {"stats", "--window", "a day"}, kUsage,
+                "invalid duration 'a day'"},
         BadArgs{"runs_an_unknown_type", {"runs", "--type", "bar"}, kDataError,
                 "unknown job type 'bar'"},
         BadArgs{"oops_show_an_unknown_report", {"oops", "show", "OOPS-4242"}, kDataError,
@@ -211,6 +215,8 @@ TEST_F(JobctlInspectTest, stats_counts_lag_running_leases_failures_pauses_and_th
   db.sql("UPDATE job SET scheduled_start = now() + interval '1 hour' WHERE id = $1", later);
   db.sql("UPDATE job SET date_finished = now() - interval '10 minutes' WHERE id = $1",
          ids.at(kFailed));
+  // Finished before the window (24h by default): not counted.
+  job_in(kCompleted, "2 days");
   ASSERT_EQ(jobctl({"pause", "foo", "--reason", "maintenance", "--by", "erin"}).exit_code, kOk);
 
   const auto result = jobctl({"stats", "--json"});
@@ -225,10 +231,14 @@ TEST_F(JobctlInspectTest, stats_counts_lag_running_leases_failures_pauses_and_th
   EXPECT_EQ(foo["job_type"], "foo");
   EXPECT_EQ(foo["counts"]["WAITING"], 2);
   EXPECT_EQ(foo["counts"]["RUNNING"], 1);
-  EXPECT_EQ(foo["counts"]["COMPLETED"], 2);
-  EXPECT_EQ(foo["counts"]["FAILED"], 1);
   EXPECT_EQ(foo["counts"]["SUSPENDED"], 1);
-  EXPECT_EQ(foo["counts"]["CANCELLED"], 1);
+  EXPECT_EQ(foo["counts"].size(), 3u) << "finished jobs are counted within the window only";
+  EXPECT_EQ(stats["finished_window"]["duration_s"], 86400);
+  EXPECT_TRUE(stats["finished_window"]["since"].is_string());
+  EXPECT_EQ(foo["finished_in_window"]["COMPLETED"], 2);
+  EXPECT_EQ(foo["finished_in_window"]["FAILED"], 1);
+  EXPECT_EQ(foo["finished_in_window"]["CANCELLED"], 1);
+  EXPECT_TRUE(stats.contains("job_rows_estimate"));
   EXPECT_EQ(foo["ready"], 1);
   EXPECT_GE(foo["oldest_ready_age_s"].get<double>(), 2 * 3600 - 60);
   EXPECT_LT(foo["oldest_ready_age_s"].get<double>(), 2 * 3600 + 600);
@@ -245,10 +255,19 @@ TEST_F(JobctlInspectTest, stats_counts_lag_running_leases_failures_pauses_and_th
 
   const auto text = jobctl({"stats"});
   ASSERT_EQ(text.exit_code, kOk) << shown(text);
-  for (const char* part : {"Jobs by type and status", "CANCELLED", "LAG", "Running jobs (1)",
-                           "otherhost:42", "Runners", "paused by erin since", "maintenance"}) {
+  for (const char* part : {"Jobs by type", "only those finished in the last 1d, since ",
+                           "COMPLETED 1d", "CANCELLED 1d", "LAG", "FAILED 1h",
+                           "(the planner's estimate, as of the last ANALYZE; not a count)",
+                           "Running jobs (1)", "otherhost:42", "Runners",
+                           "paused by erin since", "maintenance"}) {
     EXPECT_TRUE(contains(text.out, part));
   }
+
+  const auto wider = jobctl({"stats", "--window", "3d", "--json"});
+  ASSERT_EQ(wider.exit_code, kOk) << shown(wider);
+  const auto w = nlohmann::json::parse(wider.out);
+  EXPECT_EQ(w["finished_window"]["duration_s"], 3 * 86400);
+  EXPECT_EQ(w["types"][0]["finished_in_window"]["COMPLETED"], 3);
 }
 
 TEST_F(JobctlInspectTest, stats_of_an_empty_queue_shows_the_known_types) {

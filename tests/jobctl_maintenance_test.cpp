@@ -1,6 +1,6 @@
 // jobctl prune | pause | unpause | paused, and what runners do about them:
 // a paused type's runner exits at once (a daemon at its next poll), and
-// --retention prunes the runner's own finished jobs.
+// --retention prunes the runner's own finished jobs and ended runs.
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -112,6 +112,74 @@ TEST_F(JobctlMaintenanceTest, prune_with_nothing_old_enough_is_not_an_error) {
   EXPECT_EQ(count("SELECT count(*) FROM job"), 1);
 }
 
+TEST_F(JobctlMaintenanceTest, prune_deletes_old_ended_runs_and_keeps_runs_without_an_end) {
+  const auto old_ended = run_of("foo", "40 days", "40 days");
+  const auto old_ended_noop = run_of("noop", "40 days", "39 days");
+  // Started before the cutoff, ended after it: its end is what counts.
+  const auto long_run = run_of("foo", "40 days", "10 days");
+  const auto recent = run_of("foo", "1 day", "1 day");
+  // No end: still going (a daemon up for 40 days), or killed before it
+  // could record one. Nothing in the row tells which, so it stays.
+  const auto no_end = run_of("foo", "40 days", std::nullopt);
+  const auto old_job = job_in(kCompleted, "40 days");
+
+  const auto result = jobctl({"prune", "--older-than", "30d"});
+
+  ASSERT_EQ(result.exit_code, kOk) << shown(result);
+  EXPECT_TRUE(contains(result.out, "deleted 1 job finished before"));
+  EXPECT_TRUE(contains(result.out, "and 2 runner runs that ended before it"));
+  EXPECT_TRUE(contains(result.out, "kept 1 run without an end that started before it"));
+  EXPECT_TRUE(contains(result.out, "--abandoned-runs"));
+  EXPECT_FALSE(exists(old_job));
+  EXPECT_FALSE(run_exists(old_ended));
+  EXPECT_FALSE(run_exists(old_ended_noop));
+  EXPECT_TRUE(run_exists(long_run));
+  EXPECT_TRUE(run_exists(recent));
+  EXPECT_TRUE(run_exists(no_end));
+}
+
+TEST_F(JobctlMaintenanceTest, prune_of_abandoned_runs_deletes_old_runs_without_an_end_too) {
+  const auto old_ended = run_of("foo", "40 days", "40 days");
+  const auto old_no_end = run_of("foo", "40 days", std::nullopt);
+  const auto recent_no_end = run_of("foo", "1 day", std::nullopt);
+  const auto other_type = run_of("noop", "40 days", std::nullopt);
+
+  const auto result = jobctl({"prune", "--older-than", "30d", "--abandoned-runs", "--type",
+                              "foo", "--batch-size", "1", "--json"});
+
+  ASSERT_EQ(result.exit_code, kOk) << shown(result);
+  const auto out = nlohmann::json::parse(result.out);
+  EXPECT_EQ(out["runs"]["deleted"], 2);
+  EXPECT_EQ(out["runs"]["unfinished_matched"], 1);
+  EXPECT_EQ(out["runs"]["unfinished_kept"], 0);
+  EXPECT_FALSE(run_exists(old_ended));
+  EXPECT_FALSE(run_exists(old_no_end));
+  EXPECT_TRUE(run_exists(recent_no_end)) << "started after the cutoff";
+  EXPECT_TRUE(run_exists(other_type)) << "--type foo prunes only run-foo-jobs' runs";
+}
+
+TEST_F(JobctlMaintenanceTest, prune_dry_run_counts_runs_and_deletes_none) {
+  run_of("foo", "3 days", "3 days");
+  run_of("foo", "3 days", std::nullopt);
+  const auto before = snapshot();
+
+  const auto plain = jobctl({"prune", "--older-than", "1d", "--dry-run", "--json"});
+  const auto abandoned =
+      jobctl({"prune", "--older-than", "1d", "--dry-run", "--abandoned-runs", "--json"});
+
+  ASSERT_EQ(plain.exit_code, kOk) << shown(plain);
+  ASSERT_EQ(abandoned.exit_code, kOk) << shown(abandoned);
+  const auto p = nlohmann::json::parse(plain.out);
+  EXPECT_EQ(p["runs"]["deleted"], 0);
+  EXPECT_EQ(p["runs"]["matched"], 1);
+  EXPECT_EQ(p["runs"]["unfinished_kept"], 1);
+  const auto a = nlohmann::json::parse(abandoned.out);
+  EXPECT_EQ(a["runs"]["matched"], 2);
+  EXPECT_EQ(a["runs"]["unfinished_matched"], 1);
+  EXPECT_EQ(a["runs"]["unfinished_kept"], 0);
+  EXPECT_EQ(snapshot(), before);
+}
+
 struct BadArgs {
   std::string name;
   std::vector<std::string> args;
@@ -128,6 +196,8 @@ TEST_P(JobctlBadMaintenanceTest, is_refused_with_one_line_and_changes_nothing) {
   for (const auto status : {kWaiting, kRunning, kSuspended, kCompleted, kFailed, kCancelled}) {
     job_in(status, "100 days");
   }
+  run_of("foo", "100 days", "100 days");
+  run_of("foo", "100 days", std::nullopt);
   ASSERT_EQ(jobctl({"pause", "foo"}).exit_code, kOk);
   const auto before = snapshot();
 
@@ -237,11 +307,23 @@ TEST_F(JobctlMaintenanceTest, a_runner_with_retention_prunes_its_old_finished_jo
   db.sql("UPDATE job SET date_finished = now() - interval '30 days' WHERE id = $1", suspended);
   db.sql("INSERT INTO job (job_type, status, date_finished) "
          "VALUES ('other', 2, now() - interval '30 days')");
+  const auto old_run = run_of("foo", "10 days", "10 days");
+  const auto old_run_without_end = run_of("foo", "10 days", std::nullopt);
+  const auto recent_run = run_of("foo", "1 hour", "1 hour");
+  const auto other_run = run_of("noop", "10 days", "10 days");
 
   const auto run = run_foo_jobs({"--retention", "7d"});
 
   ASSERT_EQ(run.exit_code, kOk) << shown(run);
-  EXPECT_TRUE(contains(run.err, "Pruned 2 finished FooJobs"));
+  EXPECT_TRUE(contains(run.err, "Pruned 2 finished FooJobs and 1 ended runner runs"));
+  EXPECT_FALSE(run_exists(old_run));
+  EXPECT_TRUE(run_exists(old_run_without_end)) << "a runner never prunes a run without an end";
+  EXPECT_TRUE(run_exists(recent_run));
+  EXPECT_TRUE(run_exists(other_run)) << "a runner prunes only its own type's runs";
+  EXPECT_EQ(count("SELECT count(*) FROM runner_run WHERE job_type = 'foo' AND "
+                  "date_started > now() - interval '1 minute'"),
+            1)
+      << "this run itself is recorded";
   EXPECT_FALSE(exists(old_done));
   EXPECT_EQ(leftovers_of(old_done), 0);
   EXPECT_FALSE(exists(old_cancelled));
@@ -257,12 +339,14 @@ TEST_F(JobctlMaintenanceTest, the_runner_role_has_the_grants_for_pauses_and_rete
   if (permissions.exit_code != kOk) permissions = jobctl({"db", "permissions"});
   ASSERT_EQ(permissions.exit_code, kOk) << shown(permissions);
   const auto old_done = finished_job_with_everything(kFailed, "10 days");
+  const auto old_run = run_of("foo", "10 days", "10 days");
   const auto id = enqueue();
 
   const auto run = run_foo_jobs({"--retention", "1d"}, "jobrunner_foo_runner");
 
   ASSERT_EQ(run.exit_code, kOk) << shown(run);
   EXPECT_FALSE(exists(old_done));
+  EXPECT_FALSE(run_exists(old_run));
   EXPECT_EQ(leftovers_of(old_done), 0);
   EXPECT_EQ(status_of(id), kCompleted);
 

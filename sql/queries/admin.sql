@@ -76,12 +76,46 @@ SELECT e.id, e.job, (extract(epoch FROM e.date_created) * 1000000)::bigint AS da
 FROM error_report AS e
 WHERE e.id = $1
 
--- name: job_stats_counts
--- Jobs per type and status ($1: one type, or NULL for all).
+-- name: job_stats_depths
+-- Exact counts of WAITING, RUNNING and SUSPENDED jobs per type ($1: one type,
+-- or NULL for all). Each branch names its status as a constant, so it reads
+-- only that status's partial index (job__ready__idx,
+-- job__running__lease_expires__idx, job__suspended__idx), however many
+-- finished jobs the table holds. Finished statuses are not counted here:
+-- see job_stats_finished_since.
+SELECT j.job_type, 0 AS status, count(*) AS n
+FROM job AS j
+WHERE j.status = 0 AND ($1::text IS NULL OR j.job_type = $1::text)
+GROUP BY j.job_type
+UNION ALL
+SELECT j.job_type, 1 AS status, count(*) AS n
+FROM job AS j
+WHERE j.status = 1 AND ($1::text IS NULL OR j.job_type = $1::text)
+GROUP BY j.job_type
+UNION ALL
+SELECT j.job_type, 4 AS status, count(*) AS n
+FROM job AS j
+WHERE j.status = 4 AND ($1::text IS NULL OR j.job_type = $1::text)
+GROUP BY j.job_type
+
+-- name: job_stats_finished_since
+-- COMPLETED, FAILED and CANCELLED jobs per type ($1: one type, or NULL for
+-- all) that finished at or after $2: a count over a recent window, read
+-- through job__date_finished__idx, so its cost grows with the jobs finished
+-- in the window, not with the table.
 SELECT j.job_type, j.status, count(*) AS n
 FROM job AS j
-WHERE ($1::text IS NULL OR j.job_type = $1::text)
+WHERE j.date_finished >= $2::timestamptz AND j.status IN (2, 3, 5)
+  AND ($1::text IS NULL OR j.job_type = $1::text)
 GROUP BY j.job_type, j.status
+
+-- name: job_stats_rows_estimate
+-- The planner's estimate of the rows in job (pg_class.reltuples, as of the
+-- last VACUUM, ANALYZE or autovacuum); NULL before the first. Reads no row
+-- of job.
+SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS n
+FROM pg_class AS c
+WHERE c.oid = 'job'::regclass
 
 -- name: job_stats_ready
 -- Ready jobs per type and the age of the oldest (queue lag): how long it has
@@ -194,3 +228,37 @@ WHERE j.date_finished < $1::timestamptz
   AND j.status = ANY($2::smallint[]) AND j.status IN (2, 3, 5)
   AND ($3::text IS NULL OR j.job_type = $3::text)
 GROUP BY j.status
+
+-- name: runner_run_prune_batch
+-- Deletes up to $4 runs of type $2's runner (NULL: every type) that ended
+-- before $1, and, when $3, also those that never recorded an end and started
+-- before $1 (dead, unless a runner started before $1 is still up: only an
+-- operator can know, so runners never pass $3). A run still going has no end
+-- and is kept otherwise. date_started < $1 holds for every match (a run ends
+-- after it starts) and lets the planner use
+-- runner_run__job_type__date_started__idx. SKIP LOCKED and the second check
+-- leave a run that is recording its end meanwhile alone. Returns whether each
+-- deleted run was unfinished.
+WITH batch AS MATERIALIZED (
+    SELECT r.id FROM runner_run AS r
+    WHERE r.date_started < $1::timestamptz
+      AND (r.date_finished < $1::timestamptz OR ($3::boolean AND r.date_finished IS NULL))
+      AND ($2::text IS NULL OR r.job_type = $2::text)
+    ORDER BY r.date_started, r.id
+    LIMIT $4
+    FOR UPDATE SKIP LOCKED
+)
+DELETE FROM runner_run AS r
+USING batch
+WHERE r.id = batch.id
+  AND (r.date_finished < $1::timestamptz OR ($3::boolean AND r.date_finished IS NULL))
+RETURNING (r.date_finished IS NULL) AS unfinished
+
+-- name: runner_run_prune_count
+-- Runs of type $2's runner (NULL: every type) that started before $1: those
+-- that ended before $1 (pruned), and those without an end (running, or died).
+SELECT count(*) FILTER (WHERE r.date_finished < $1::timestamptz) AS finished,
+       count(*) FILTER (WHERE r.date_finished IS NULL) AS unfinished
+FROM runner_run AS r
+WHERE r.date_started < $1::timestamptz
+  AND ($2::text IS NULL OR r.job_type = $2::text)

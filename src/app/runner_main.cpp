@@ -26,14 +26,16 @@ std::string hostname() {
 }
 
 // --retention: deletes the type's finished jobs that finished more than
-// `retention` ago, in batches (as jobctl prune does).
+// `retention` ago, and the runs of its runner that ended that long ago, in
+// batches (as jobctl prune does; never a run without an end).
 void apply_retention(pg::Connection& conn, const JobType& type, Duration retention) {
   pg::PruneRequest request;
   request.older_than = retention;
   request.job_type = type.spec.name;
   const auto result = pg::prune_jobs(conn, request);
-  spdlog::info("Pruned {} finished {}s (finished before {}, --retention {}).", result.total,
-               type.spec.display_name, result.cutoff, format_duration(retention));
+  spdlog::info("Pruned {} finished {}s and {} ended runner runs (before {}, --retention {}).",
+               result.total, type.spec.display_name, result.runs, result.cutoff,
+               format_duration(retention));
 }
 
 constexpr std::chrono::hours kRetentionEvery{1};

@@ -1,4 +1,4 @@
-// jobctl prune: deletes old finished jobs in short batches.
+// jobctl prune: deletes old finished jobs and ended runner runs in short batches.
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -18,6 +18,7 @@ struct PruneOptions {
   std::optional<std::string> type;
   int batch_size = 1000;
   bool dry_run = false;
+  bool abandoned_runs = false;
 };
 
 int prune(pg::Connection& conn, const PruneOptions& o, bool json) {
@@ -28,6 +29,7 @@ int prune(pg::Connection& conn, const PruneOptions& o, bool json) {
   request.job_type = o.type;
   request.batch_size = o.batch_size;
   request.dry_run = o.dry_run;
+  request.abandoned_runs = o.abandoned_runs;
   const auto result = pg::prune_jobs(conn, request);
 
   constexpr JobStatus kFinished[] = {JobStatus::completed, JobStatus::failed,
@@ -43,7 +45,12 @@ int prune(pg::Connection& conn, const PruneOptions& o, bool json) {
                 {"deleted", o.dry_run ? 0 : result.total},
                 {"matched", result.total},
                 {"by_status", by_status},
-                {"batches", result.batches}});
+                {"batches", result.batches},
+                {"runs",
+                 {{"deleted", o.dry_run ? 0 : result.runs},
+                  {"matched", result.runs},
+                  {"unfinished_matched", result.unfinished_runs},
+                  {"unfinished_kept", result.unfinished_runs_kept}}}});
   } else {
     std::string detail;
     for (const auto s : kFinished) {
@@ -53,10 +60,22 @@ int prune(pg::Connection& conn, const PruneOptions& o, bool json) {
     }
     std::cout << (o.dry_run ? "would delete " : "deleted ") << result.total << " job"
               << (result.total == 1 ? "" : "s") << " finished before " << result.cutoff << " ("
-              << detail << ")" << (o.dry_run ? "; nothing was changed" : "") << '\n';
+              << detail << ") and " << result.runs << " runner run"
+              << (result.runs == 1 ? "" : "s") << " that ended before it";
+    if (result.unfinished_runs > 0) {
+      std::cout << " or never recorded an end (" << result.unfinished_runs << ")";
+    }
+    if (result.unfinished_runs_kept > 0) {
+      std::cout << "; kept " << result.unfinished_runs_kept << " run"
+                << (result.unfinished_runs_kept == 1 ? "" : "s")
+                << " without an end that started before it (running, or died: "
+                   "--abandoned-runs deletes them)";
+    }
+    std::cout << (o.dry_run ? "; nothing was changed" : "") << '\n';
   }
   if (!o.dry_run) {
-    spdlog::info("pruned {} finished jobs in {} batches", result.total, result.batches);
+    spdlog::info("pruned {} finished jobs in {} batches and {} runner runs", result.total,
+                 result.batches, result.runs);
   }
   return exit_code::ok;
 }
@@ -68,24 +87,31 @@ void add_prune_command(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand(
       "prune",
       "Delete finished jobs (COMPLETED, FAILED, CANCELLED) whose date_finished is older than "
-      "DURATION, with their type rows, error reports and notices, in short batches. Never "
-      "touches WAITING, RUNNING or SUSPENDED jobs.");
+      "DURATION, with their type rows, error reports and notices, and the runner runs "
+      "(jobctl runs) that ended that long ago, in short batches. Never touches WAITING, "
+      "RUNNING or SUSPENDED jobs, nor a run without an end unless --abandoned-runs.");
   cmd->add_option("--older-than", o->older_than,
                   "Delete jobs that finished more than DURATION ago (e.g. 30d, 12h)")
       ->required()
       ->check(app::duration_validator());
   cmd->add_option("--status", o->statuses,
                   "Only jobs in this status (repeat it, or separate with commas): COMPLETED, "
-                  "FAILED, CANCELLED (default: all three)")
+                  "FAILED, CANCELLED (default: all three); runs are pruned by age alone")
       ->type_name("STATUS")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  cmd->add_option("--type", o->type, "Only jobs of this type")->type_name("TYPE");
+  cmd->add_option("--type", o->type, "Only jobs of this type, and runs of its runner")
+      ->type_name("TYPE");
   cmd->add_option("--batch-size", o->batch_size,
                   "Jobs deleted per transaction (each batch holds its row locks only briefly)")
       ->type_name("N")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  cmd->add_flag("--abandoned-runs", o->abandoned_runs,
+                "Also delete runs that never recorded an end and started more than DURATION "
+                "ago (runners killed before they could record it). Only when no runner, "
+                "daemons included, has been up that long: a running one's run has no end "
+                "either");
   cmd->add_flag("--dry-run", o->dry_run, "Count what would be deleted; delete nothing");
   cmd->add_flag("--json", ctx.json, "Print the result as a JSON object");
   cmd->footer(
@@ -94,7 +120,8 @@ void add_prune_command(CLI::App& app, Context& ctx) {
       "\nExamples:\n"
       "  jobctl prune --older-than 30d --dry-run\n"
       "  jobctl prune --older-than 7d --status COMPLETED,CANCELLED --type foo\n"
-      "  jobctl prune --older-than 90d --batch-size 500 --json");
+      "  jobctl prune --older-than 90d --batch-size 500 --json\n"
+      "  jobctl prune --older-than 90d --abandoned-runs");
   cmd->callback([&ctx, o] {
     ctx.action = [&ctx, o](pg::Connection& conn) { return prune(conn, *o, ctx.json); };
   });

@@ -1,5 +1,6 @@
 // jobctl stats | runs
 #include <iostream>
+#include <span>
 
 #include <nlohmann/json.hpp>
 
@@ -12,9 +13,24 @@
 namespace jobrunner::jobctl {
 namespace {
 
-constexpr JobStatus kStatuses[] = {JobStatus::waiting,   JobStatus::running,
-                                   JobStatus::completed, JobStatus::failed,
-                                   JobStatus::suspended, JobStatus::cancelled};
+// Counted exactly, from their partial indexes.
+constexpr JobStatus kUnfinished[] = {JobStatus::waiting, JobStatus::running,
+                                     JobStatus::suspended};
+// Counted within the window only (no index holds them apart from the rest).
+constexpr JobStatus kFinished[] = {JobStatus::completed, JobStatus::failed,
+                                   JobStatus::cancelled};
+
+std::int64_t count_of(const std::map<JobStatus, std::int64_t>& counts, JobStatus s) {
+  const auto it = counts.find(s);
+  return it == counts.end() ? 0 : it->second;
+}
+
+nlohmann::json counts_json(const std::map<JobStatus, std::int64_t>& counts,
+                           std::span<const JobStatus> statuses) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto s : statuses) out[std::string(to_string(s))] = count_of(counts, s);
+  return out;
+}
 
 nlohmann::json run_json(const pg::RunnerRun& r) {
   nlohmann::json duration = nullptr;
@@ -49,26 +65,30 @@ nlohmann::json pause_json(const std::optional<pg::JobTypePause>& p) {
           {"reason", or_null(p->reason)}};
 }
 
-int show_stats(pg::Connection& conn, const std::optional<std::string>& type, bool json) {
+int show_stats(pg::Connection& conn, const std::optional<std::string>& type,
+               const std::string& window, bool json) {
   if (type) find_type(*type);
+  const auto finished_window = parse_duration(window);
   auto tx = conn.begin();
-  const auto stats = pg::queue_stats(tx, type, known_type_names());
+  const auto stats = pg::queue_stats(tx, type, known_type_names(), finished_window);
   tx.commit();
 
   if (json) {
+    nlohmann::json estimate = nullptr;
+    if (stats.job_rows_estimate) estimate = *stats.job_rows_estimate;
     nlohmann::json out = {{"types", nlohmann::json::array()},
                           {"running", nlohmann::json::array()},
-                          {"running_total", stats.running_total}};
+                          {"running_total", stats.running_total},
+                          {"finished_window",
+                           {{"duration_s", stats.finished_window.count() / 1000.0},
+                            {"since", stats.finished_since}}},
+                          {"job_rows_estimate", estimate}};
     for (const auto& t : stats.types) {
-      nlohmann::json counts = nlohmann::json::object();
-      for (const auto s : kStatuses) {
-        const auto it = t.counts.find(s);
-        counts[std::string(to_string(s))] = it == t.counts.end() ? 0 : it->second;
-      }
       nlohmann::json lag = nullptr;
       if (t.oldest_ready_age) lag = t.oldest_ready_age->count() / 1000.0;
       out["types"].push_back({{"job_type", t.job_type},
-                              {"counts", counts},
+                              {"counts", counts_json(t.counts, kUnfinished)},
+                              {"finished_in_window", counts_json(t.finished_in_window, kFinished)},
                               {"ready", t.ready},
                               {"oldest_ready_age_s", lag},
                               {"failed_last_hour", t.failed_last_hour},
@@ -90,17 +110,21 @@ int show_stats(pg::Connection& conn, const std::optional<std::string>& type, boo
   }
 
   auto& o = std::cout;
-  o << "Jobs by type and status (READY: WAITING and due; LAG: how long the oldest ready job has "
-       "waited):\n";
+  const auto window_label = format_duration(stats.finished_window);
+  o << "Jobs by type (WAITING, RUNNING, SUSPENDED: all of them; COMPLETED, FAILED, CANCELLED: "
+       "only those finished in the last "
+    << window_label << ", since " << stats.finished_since
+    << "; READY: WAITING and due; LAG: how long the oldest ready job has waited):\n";
   std::vector<std::string> headers = {"TYPE"};
-  for (const auto s : kStatuses) headers.emplace_back(to_string(s));
-  for (const char* h : {"READY", "LAG", "FAILED 1H"}) headers.emplace_back(h);
+  for (const auto s : kUnfinished) headers.emplace_back(to_string(s));
+  for (const auto s : kFinished) headers.push_back(std::string(to_string(s)) + " " + window_label);
+  for (const char* h : {"READY", "LAG", "FAILED 1h"}) headers.emplace_back(h);
   Table counts(headers);
   for (const auto& t : stats.types) {
     std::vector<std::string> row = {t.job_type};
-    for (const auto s : kStatuses) {
-      const auto it = t.counts.find(s);
-      row.push_back(std::to_string(it == t.counts.end() ? 0 : it->second));
+    for (const auto s : kUnfinished) row.push_back(std::to_string(count_of(t.counts, s)));
+    for (const auto s : kFinished) {
+      row.push_back(std::to_string(count_of(t.finished_in_window, s)));
     }
     row.push_back(std::to_string(t.ready));
     row.push_back(t.oldest_ready_age ? format_age(*t.oldest_ready_age) : "-");
@@ -108,6 +132,10 @@ int show_stats(pg::Connection& conn, const std::optional<std::string>& type, boo
     counts.add_row(std::move(row));
   }
   counts.print(o);
+  o << "Rows in job, finished ones included: "
+    << (stats.job_rows_estimate ? "about " + std::to_string(*stats.job_rows_estimate)
+                                : std::string("unknown"))
+    << " (the planner's estimate, as of the last ANALYZE; not a count)\n";
 
   o << "\nRunning jobs (" << stats.running_total << "):\n";
   if (stats.running.empty()) {
@@ -176,19 +204,30 @@ int show_runs(pg::Connection& conn, const std::optional<std::string>& type, int 
 }  // namespace
 
 void add_stats_commands(CLI::App& app, Context& ctx) {
-  auto stats_type = std::make_shared<std::optional<std::string>>();
+  struct StatsOptions {
+    std::optional<std::string> type;
+    std::string window = "24h";
+  };
+  auto so = std::make_shared<StatsOptions>();
   auto* stats = app.add_subcommand(
       "stats",
-      "The state of the queue: jobs per type and status, ready jobs and the age of the oldest "
+      "The state of the queue: WAITING, RUNNING and SUSPENDED jobs per type, the jobs that "
+      "finished within --window per final status, ready jobs and the age of the oldest "
       "(queue lag), failures in the last hour, running jobs with their lease expiry, and each "
-      "type's pause and last runner run");
-  stats->add_option("--type", *stats_type, "Only this job type")->type_name("TYPE");
+      "type's pause and last runner run. Reads indexes only, never every finished job.");
+  stats->add_option("--type", so->type, "Only this job type")->type_name("TYPE");
+  stats->add_option("--window", so->window,
+                    "Count COMPLETED, FAILED and CANCELLED jobs that finished this recently "
+                    "(its cost grows with the jobs finished in it)")
+      ->type_name("DURATION")
+      ->check(app::duration_validator())
+      ->capture_default_str();
   stats->add_flag("--json", ctx.json, "Print a JSON object");
-  stats->footer("\nExamples:\n  jobctl stats\n  jobctl stats --type foo --json | jq "
-                "'.types[0].oldest_ready_age_s'");
-  stats->callback([&ctx, stats_type] {
-    ctx.action = [&ctx, stats_type](pg::Connection& conn) {
-      return show_stats(conn, *stats_type, ctx.json);
+  stats->footer("\nExamples:\n  jobctl stats\n  jobctl stats --window 1h\n"
+                "  jobctl stats --type foo --json | jq '.types[0].oldest_ready_age_s'");
+  stats->callback([&ctx, so] {
+    ctx.action = [&ctx, so](pg::Connection& conn) {
+      return show_stats(conn, so->type, so->window, ctx.json);
     };
   });
 

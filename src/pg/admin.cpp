@@ -218,7 +218,15 @@ std::vector<RunnerRun> list_runner_runs(Transaction& tx, const std::optional<std
 }
 
 QueueStats queue_stats(Transaction& tx, const std::optional<std::string>& job_type,
-                       const std::vector<std::string>& known_types, int running_limit) {
+                       const std::vector<std::string>& known_types, Duration finished_window,
+                       int running_limit) {
+  if (finished_window <= Duration::zero()) {
+    throw BadInput("the window of finished jobs must be longer than 0, not " +
+                   format_duration(finished_window));
+  }
+  QueueStats out;
+  out.finished_window = finished_window;
+  out.finished_since = time_from_now(tx, -finished_window);
   std::map<std::string, TypeStats> types;
   auto entry = [&](const std::string& name) -> TypeStats& {
     auto& stats = types[name];
@@ -230,10 +238,15 @@ QueueStats queue_stats(Transaction& tx, const std::optional<std::string>& job_ty
   } else {
     for (const auto& name : known_types) entry(name);
   }
-  for (const auto& row : tx.exec(query("job_stats_counts"), job_type)) {
+  for (const auto& row : tx.exec(query("job_stats_depths"), job_type)) {
     const auto status = status_from_code(static_cast<int>(row.integer("status")));
     if (status) entry(row.text("job_type")).counts[*status] = row.integer("n");
   }
+  for (const auto& row : tx.exec(query("job_stats_finished_since"), job_type, out.finished_since)) {
+    const auto status = status_from_code(static_cast<int>(row.integer("status")));
+    if (status) entry(row.text("job_type")).finished_in_window[*status] = row.integer("n");
+  }
+  out.job_rows_estimate = tx.exec(query("job_stats_rows_estimate")).front().opt_int("n");
   for (const auto& row : tx.exec(query("job_stats_ready"), job_type)) {
     auto& stats = entry(row.text("job_type"));
     stats.ready = row.integer("ready");
@@ -252,7 +265,6 @@ QueueStats queue_stats(Transaction& tx, const std::optional<std::string>& job_ty
     if (job_type && pause.job_type != *job_type) continue;
     entry(pause.job_type).pause = std::move(pause);
   }
-  QueueStats out;
   for (auto& [name, stats] : types) out.types.push_back(std::move(stats));
   for (const auto& row : tx.exec(query("job_running"), job_type, running_limit)) {
     out.running.push_back(RunningJob{job_from_row(row), Duration(row.opt_int("lease_left_ms").value_or(0))});
@@ -332,6 +344,12 @@ PruneResult prune_jobs(Connection& conn, const PruneRequest& request) {
         if (status) result.by_status[*status] += row.integer("n");
         result.total += row.integer("n");
       }
+      const auto runs = tx.exec(query("runner_run_prune_count"), result.cutoff, request.job_type)
+                            .front();
+      const auto unfinished = runs.integer("unfinished");
+      result.runs = runs.integer("finished") + (request.abandoned_runs ? unfinished : 0);
+      result.unfinished_runs = request.abandoned_runs ? unfinished : 0;
+      result.unfinished_runs_kept = request.abandoned_runs ? 0 : unfinished;
       tx.commit();
       return result;
     }
@@ -350,6 +368,25 @@ PruneResult prune_jobs(Connection& conn, const PruneRequest& request) {
     }
     // Fewer than a batch: the rest is locked by others or gone.
     if (static_cast<int>(rows.size()) < request.batch_size) break;
+  }
+  for (;;) {
+    auto tx = conn.begin();
+    const auto rows = tx.exec(query("runner_run_prune_batch"), result.cutoff, request.job_type,
+                              request.abandoned_runs, request.batch_size);
+    tx.commit();
+    for (const auto& row : rows) {
+      ++result.runs;
+      if (row.boolean("unfinished")) ++result.unfinished_runs;
+    }
+    if (static_cast<int>(rows.size()) < request.batch_size) break;
+  }
+  if (!request.abandoned_runs) {
+    auto tx = conn.begin();
+    result.unfinished_runs_kept =
+        tx.exec(query("runner_run_prune_count"), result.cutoff, request.job_type)
+            .front()
+            .integer("unfinished");
+    tx.commit();
   }
   return result;
 }

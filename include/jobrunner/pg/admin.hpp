@@ -151,7 +151,12 @@ struct JobTypePause {
 
 struct TypeStats {
   std::string job_type;
-  std::map<JobStatus, std::int64_t> counts;  // statuses with no job are absent
+  // Exact, from the partial indexes: WAITING, RUNNING and SUSPENDED only;
+  // statuses with no job are absent.
+  std::map<JobStatus, std::int64_t> counts;
+  // COMPLETED, FAILED and CANCELLED jobs that finished within the window
+  // (QueueStats::finished_since); statuses with none are absent.
+  std::map<JobStatus, std::int64_t> finished_in_window;
   std::int64_t ready = 0;                    // WAITING and due now
   std::optional<Duration> oldest_ready_age;  // queue lag; none when nothing is ready
   std::int64_t failed_last_hour = 0;
@@ -168,14 +173,24 @@ struct QueueStats {
   std::vector<TypeStats> types;     // by name
   std::vector<RunningJob> running;  // lease closest to expiry first
   std::int64_t running_total = 0;   // may exceed running.size()
+  Duration finished_window{};       // the window of TypeStats::finished_in_window
+  std::string finished_since;       // its start, ISO 8601
+  // The planner's estimate of all rows in job, finished or not (none before
+  // the table's first ANALYZE); not a count.
+  std::optional<std::int64_t> job_rows_estimate;
 };
 
 // Every type that has jobs, runs or a pause, plus `known_types` (so a type
-// with no jobs yet still shows); one type only when `job_type` is set
-// (job_stats_counts, job_stats_ready, job_stats_failed_recently, job_running,
-// runner_run_last, job_type_pause_list).
+// with no jobs yet still shows); one type only when `job_type` is set. Reads
+// indexes only, never all of job: unfinished jobs through their partial
+// indexes, finished ones within `finished_window` through
+// job__date_finished__idx (job_stats_depths, job_stats_finished_since,
+// job_stats_rows_estimate, job_stats_ready, job_stats_failed_recently,
+// job_running, runner_run_last, job_type_pause_list). Throws BadInput for a
+// window that is not positive.
 QueueStats queue_stats(Transaction& tx, const std::optional<std::string>& job_type,
-                       const std::vector<std::string>& known_types, int running_limit = 50);
+                       const std::vector<std::string>& known_types, Duration finished_window,
+                       int running_limit = 50);
 
 // ---- Pauses ----------------------------------------------------------------
 
@@ -199,10 +214,15 @@ std::string describe_pause(const JobTypePause& pause);
 struct PruneRequest {
   Duration older_than{};  // date_finished before now() - older_than
   // Only COMPLETED, FAILED and CANCELLED are accepted; empty means all three.
+  // Narrows the jobs only: runs have no status.
   std::vector<JobStatus> statuses;
-  std::optional<std::string> job_type;
+  std::optional<std::string> job_type;  // jobs of this type, runs of its runner
   int batch_size = 1000;
   bool dry_run = false;  // count only
+  // Also delete runs that never recorded an end and started before the
+  // cutoff. Off by default: a daemon's run has no end until it stops, so
+  // such a run may be alive; only an operator can tell.
+  bool abandoned_runs = false;
 };
 
 struct PruneResult {
@@ -210,13 +230,23 @@ struct PruneResult {
   std::int64_t total = 0;
   int batches = 0;
   std::string cutoff;  // ISO 8601: jobs finished before this
+  // runner_run rows deleted (dry run: that would be), of which unfinished
+  // (only with abandoned_runs).
+  std::int64_t runs = 0;
+  std::int64_t unfinished_runs = 0;
+  // Runs without an end that started before the cutoff and were kept
+  // (running, or died); 0 with abandoned_runs.
+  std::int64_t unfinished_runs_kept = 0;
 };
 
 // Deletes finished jobs (and, by ON DELETE CASCADE, their type rows, error
 // reports, notices and frozzles) in batches of batch_size, each in its own
 // short transaction, until none is left; never a WAITING, RUNNING or
-// SUSPENDED job. Throws BadInput for another status or a batch size < 1,
-// having deleted nothing (job_prune_batch, job_prune_count).
+// SUSPENDED job. Then deletes, the same way, the runner_run rows that ended
+// before the cutoff (with abandoned_runs, also those without an end that
+// started before it). Throws BadInput for another status or a batch size
+// < 1, having deleted nothing (job_prune_batch, job_prune_count,
+// runner_run_prune_batch, runner_run_prune_count).
 PruneResult prune_jobs(Connection& conn, const PruneRequest& request);
 
 }  // namespace jobrunner::pg
