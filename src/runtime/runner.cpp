@@ -33,6 +33,32 @@ nlohmann::json oops_vars_of(const JobType& type, const Job& job) {
   }
 }
 
+// The hook runs in a savepoint of the failure's transaction: if it throws,
+// its own writes are rolled back and its failure becomes an error report in
+// that transaction; the job's outcome is not touched (notification_hook.hpp).
+// Throws only when the savepoint itself is lost (the connection failed).
+void notify_requester(NotificationHook& hook, const pg::JobStore& store, const JobType& type,
+                      pg::Transaction& tx, const Job& job, const Outcome& outcome) {
+  const auto error =
+      tx.try_in_savepoint([&] { hook.notify_user_error(tx, job, outcome.message); });
+  if (!error) return;
+  std::string why;
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    why = e.what();
+  } catch (...) {
+    why = "a non-standard exception";
+  }
+  const Outcome failure{Outcome::Kind::unexpected, "NotificationHookFailed",
+                        "the notification hook failed to notify the requester of the user "
+                        "error '" + outcome.message + "': " + why};
+  const auto id = store.file_error_report(tx, job, failure, oops_vars_of(type, job));
+  spdlog::error("job {}: the requester was not notified: the notification hook failed: {} "
+                "(OOPS-{}); the job's outcome stands",
+                job.id, why, id);
+}
+
 // What an isolated child tells its parent, one JSON object.
 constexpr std::string_view kDatabaseUnavailable = "database_unavailable";
 
@@ -220,7 +246,7 @@ void Runner::record_failure(pg::Connection& conn, const Job& job, const Outcome&
     const auto id = store_.file_error_report(tx, job, outcome, oops_vars_of(type_, job));
     oops = " (OOPS-" + std::to_string(id) + ")";
   }
-  if (decision.notify_requester) hook_.notify_user_error(tx, job, outcome.message);
+  if (decision.notify_requester) notify_requester(hook_, store_, type_, tx, job, outcome);
   tx.commit();
   if (decision.file_error_report) {
     spdlog::error("job {}: {}{}", job.id, log_line, oops);
