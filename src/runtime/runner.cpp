@@ -64,12 +64,47 @@ constexpr std::string_view kDatabaseUnavailable = "database_unavailable";
 
 }  // namespace
 
+void check_job_type_spec(const JobTypeSpec& spec) {
+  const auto refuse = [&](const std::string& setting, Duration value, Duration minimum) {
+    throw ConfigError("job type '" + spec.name + "' sets JobTypeSpec::" + setting + " to " +
+                      format_duration(value) + ", below the minimum of " +
+                      format_duration(minimum));
+  };
+  if (spec.lease < kMinLease) refuse("lease", spec.lease, kMinLease);
+  if (spec.job_timeout && *spec.job_timeout < kMinJobTimeout) {
+    refuse("job_timeout", *spec.job_timeout, kMinJobTimeout);
+  }
+}
+
+void check_runner_options(const RunnerOptions& options) {
+  const auto refuse = [](const std::string& setting, Duration value, Duration minimum) {
+    throw ConfigError("RunnerOptions::" + setting + " is " + format_duration(value) +
+                      ", below the minimum of " + format_duration(minimum));
+  };
+  if (options.lease && *options.lease < kMinLease) refuse("lease", *options.lease, kMinLease);
+  if (options.job_timeout && *options.job_timeout < kMinJobTimeout) {
+    refuse("job_timeout", *options.job_timeout, kMinJobTimeout);
+  }
+  if (options.poll_interval < kMinPollInterval) {
+    refuse("poll_interval", options.poll_interval, kMinPollInterval);
+  }
+  if (options.concurrency < 1 || options.concurrency > kMaxConcurrency) {
+    throw ConfigError("the concurrency is from 1 to " + std::to_string(kMaxConcurrency));
+  }
+  if (options.concurrency > 1 && !options.conninfo) {
+    throw ConfigError("a concurrency above 1 needs RunnerOptions::conninfo");
+  }
+}
+
 Runner::Runner(pg::Connection& conn, JobType type, RunnerOptions options, NotificationHook& hook)
     : conn_(conn),
       type_(std::move(type)),
       store_(type_.spec),
       options_(std::move(options)),
-      hook_(hook) {}
+      hook_(hook) {
+  check_job_type_spec(type_.spec);
+  check_runner_options(options_);
+}
 
 Runner::~Runner() = default;
 
