@@ -264,6 +264,75 @@ TEST_F(CliTest, run_foo_jobs_rejects_a_negative_max_runtime) {
   EXPECT_EQ(status_of(id), kWaiting);
 }
 
+// A duration option below its minimum (docs/cli.md): refused before the
+// runner connects, naming the option and the minimum.
+struct TooShort {
+  std::string name;
+  std::vector<std::string> args;
+  std::string option;   // named in the message
+  std::string minimum;  // "the minimum of <minimum>"
+};
+
+void PrintTo(const TooShort& bad, std::ostream* out) { *out << bad.name; }
+
+class TooShortTest : public CliTest, public ::testing::WithParamInterface<TooShort> {};
+
+TEST_P(TooShortTest, is_refused_with_exit_64_naming_the_minimum_and_changes_nothing) {
+  const auto id = enqueue();
+
+  const auto result = run_foo_jobs(GetParam().args);
+
+  EXPECT_EQ(result.exit_code, kUsage) << shown(result);
+  const auto lines = non_empty_lines(result.err);
+  ASSERT_FALSE(lines.empty()) << shown(result);
+  EXPECT_TRUE(contains(lines.front(), GetParam().option));
+  EXPECT_TRUE(contains(lines.front(), "below the minimum of " + GetParam().minimum));
+  EXPECT_EQ(status_of(id), kWaiting);
+  EXPECT_EQ(db.scalar("SELECT attempt_count FROM job WHERE id = $1", id), 0);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM job WHERE lease_token IS NOT NULL"), 0);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM runner_run"), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    RunFooJobs, TooShortTest,
+    ::testing::Values(
+        TooShort{"a_lease_of_zero", {"--lease", "0s"}, "--lease", "1s"},
+        TooShort{"a_lease_below_a_second", {"--lease", "999ms"}, "--lease", "1s"},
+        // --max-runtime bounds the daemon should the refusal ever be lost.
+        TooShort{"a_poll_interval_of_zero",
+                 {"--daemon", "--max-runtime", "2s", "--poll-interval", "0s"},
+                 "--poll-interval", "100ms"},
+        TooShort{"a_job_timeout_of_zero", {"--isolate", "--job-timeout", "0s"}, "--job-timeout",
+                 "1s"},
+        TooShort{"a_max_runtime_of_zero", {"--max-runtime", "0s"}, "--max-runtime", "1s"}),
+    [](const ::testing::TestParamInfo<TooShort>& bad_info) { return bad_info.param.name; });
+
+TEST_F(CliTest, a_grace_and_a_retry_delay_of_zero_mean_at_once_and_are_accepted) {
+  const auto id = enqueue({{"outcome", "retry"}});
+
+  const auto result = run_foo_jobs({"--grace", "0s", "--retry-delay", "0s", "--limit", "1"});
+
+  ASSERT_EQ(result.exit_code, kOk) << shown(result);
+  EXPECT_EQ(status_of(id), kWaiting);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM job WHERE id = $1 AND scheduled_start <= now()", id),
+            1)
+      << "a retry delay of 0s makes the job ready at once";
+}
+
+TEST_F(CliTest, a_job_type_whose_spec_sets_a_lease_below_the_minimum_is_a_configuration_error) {
+  const auto id = enqueue();
+
+  const auto result = run("run-short-lease-jobs", {});
+
+  EXPECT_EQ(result.exit_code, kConfig) << shown(result);
+  EXPECT_TRUE(contains(result.err, "JobTypeSpec::lease"));
+  EXPECT_TRUE(contains(result.err, "500ms"));
+  EXPECT_TRUE(contains(result.err, "below the minimum of 1s"));
+  EXPECT_EQ(status_of(id), kWaiting);
+  EXPECT_EQ(db.scalar("SELECT attempt_count FROM job WHERE id = $1", id), 0);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM runner_run"), 0);
+}
+
 TEST_F(CliTest, an_unknown_option_is_a_usage_error) {
   const auto runner = run_foo_jobs({"--frobnicate"});
   EXPECT_EQ(runner.exit_code, kUsage) << shown(runner);
@@ -283,8 +352,12 @@ TEST_F(CliTest, run_foo_jobs_help_lists_every_option_and_the_exit_codes) {
     EXPECT_TRUE(contains(result.out, option));
   }
   EXPECT_TRUE(contains(result.out, "Exit codes"));
-  for (const char* code : {"  0 ", "  64 ", "  69 ", "  75 ", "  78 "}) {
+  for (const char* code : {"  0 ", "  64 ", "  69 ", "  70 ", "  75 ", "  78 "}) {
     EXPECT_TRUE(contains(result.out, code));
+  }
+  // The minimums of the duration options.
+  for (const char* minimum : {"At least 1s", "At least 100ms"}) {
+    EXPECT_TRUE(contains(result.out, minimum));
   }
 }
 

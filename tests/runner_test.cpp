@@ -69,8 +69,11 @@ class RunnerTest : public DatabaseTest {
   }
 
   RunStats run_once(const JobType& type, RunnerOptions options = {}) {
+    return run_once_with(hook, type, std::move(options));
+  }
+  RunStats run_once_with(NotificationHook& with, const JobType& type, RunnerOptions options = {}) {
     if (options.owner.empty()) options.owner = "runner-test";
-    Runner runner(conn, type, options, hook);
+    Runner runner(conn, type, options, with);
     return runner.run_once();
   }
 
@@ -202,6 +205,89 @@ TEST_F(RunnerTest, a_user_error_fails_the_job_and_notifies_its_requester_without
             1);
   EXPECT_EQ(error_reports_of(id), 0);
   EXPECT_EQ(frozzles_of(id), 0);
+}
+
+// ---- A notification hook that fails --------------------------------------------
+
+// A hook that fails: it throws after `before` has run in the failure's
+// transaction (e.g. written a notice, or run a statement that fails).
+class FailingHook : public NotificationHook {
+ public:
+  explicit FailingHook(std::function<void(pg::Transaction&, const Job&)> before = {})
+      : before_(std::move(before)) {}
+  void notify_user_error(pg::Transaction& tx, const Job& job, const std::string&) override {
+    ++calls;
+    if (before_) before_(tx, job);
+    throw std::runtime_error("the mailer is down");
+  }
+  int calls = 0;
+
+ private:
+  std::function<void(pg::Transaction&, const Job&)> before_;
+};
+
+class FailingHookTest : public RunnerTest {
+ protected:
+  // Runs a job that ends with a user error under `failing`, and checks that
+  // the job ended exactly as under the default hook, less the notice, with
+  // an error report of the hook's failure instead.
+  void expect_the_hook_failure_changes_nothing_but_the_notice(
+      FailingHook& failing, const std::string& hook_error = "the mailer is down") {
+    const auto id = enqueue({.requester = "alice"});
+
+    RunStats stats;
+    ASSERT_NO_THROW(stats = run_once_with(
+                        failing, frozzle_then_throw<UserError>("that foo cannot be frozzled")));
+
+    EXPECT_EQ(failing.calls, 1);
+    EXPECT_EQ(stats.not_completed, 1);
+    EXPECT_EQ(stats.completed, 0);
+    EXPECT_EQ(status_of(id), kFailed);
+    EXPECT_EQ(attempts_of(id), 1);
+    EXPECT_TRUE(lease_cleared(id));
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM job WHERE id = $1 AND date_finished IS NOT NULL "
+                        "AND log LIKE '%that foo cannot be frozzled%'",
+                        id),
+              1);
+    EXPECT_EQ(frozzles_of(id), 0) << "a failed job's work is rolled back, as ever";
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM job_notification"), 0)
+        << "the hook's own writes must be rolled back";
+    const auto reports = [&] {
+      auto tx = conn.begin();
+      return pg::list_error_reports(tx, id, 10);
+    }();
+    ASSERT_EQ(reports.size(), 1u);
+    EXPECT_EQ(reports.front().error_type, "NotificationHookFailed");
+    EXPECT_NE(reports.front().message.find(hook_error), std::string::npos)
+        << reports.front().message;
+    EXPECT_NE(reports.front().message.find("that foo cannot be frozzled"), std::string::npos)
+        << reports.front().message;
+    EXPECT_EQ(reports.front().variables.value("job_id", std::int64_t{0}), id);
+    // Nothing is left for a later run: the job is not run again.
+    EXPECT_FALSE(is_ready(id));
+  }
+};
+
+TEST_F(FailingHookTest, a_hook_that_throws_leaves_the_job_failed_and_files_an_error_report) {
+  FailingHook failing;
+  expect_the_hook_failure_changes_nothing_but_the_notice(failing);
+}
+
+TEST_F(FailingHookTest, the_rows_a_hook_wrote_before_it_threw_are_rolled_back) {
+  FailingHook failing([](pg::Transaction& tx, const Job& job) {
+    pg::record_notification(tx, job, "a notice that must not remain", "body");
+  });
+  expect_the_hook_failure_changes_nothing_but_the_notice(failing);
+}
+
+TEST_F(FailingHookTest, a_hook_whose_statement_fails_does_not_abort_the_failures_transaction) {
+  // A failed statement aborts the whole transaction, unless a savepoint
+  // takes it back.
+  FailingHook failing([](pg::Transaction& tx, const Job& job) {
+    pg::record_notification(tx, job, "a notice that must not remain", "body");
+    tx.exec("INSERT INTO no_such_table VALUES (1)");
+  });
+  expect_the_hook_failure_changes_nothing_but_the_notice(failing, "no_such_table");
 }
 
 TEST_F(RunnerTest, an_unexpected_exception_fails_the_job_with_an_error_report_of_its_variables) {

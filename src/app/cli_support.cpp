@@ -113,6 +113,19 @@ CLI::Validator duration_validator() {
   return validator_of([](const std::string& v) { return parse_duration(v); }, "DURATION");
 }
 
+CLI::Validator duration_validator(Duration minimum, const std::string& why) {
+  return validator_of(
+      [minimum, why](const std::string& v) {
+        const auto duration = parse_duration(v);
+        if (duration < minimum) {
+          throw BadInput(v + " is below the minimum of " + format_duration(minimum) + " (" +
+                         why + ")");
+        }
+        return duration;
+      },
+      "DURATION");
+}
+
 CLI::Validator byte_size_validator() {
   return validator_of([](const std::string& v) { return parse_byte_size(v); }, "BYTES");
 }

@@ -15,6 +15,7 @@
 #include "jobrunner/runtime/runner.hpp"
 #include "jobrunner/runtime/stop_signal.hpp"
 #include "jobrunner/version.hpp"
+#include "run_record.hpp"
 
 namespace jobrunner::app {
 namespace {
@@ -39,6 +40,10 @@ void apply_retention(pg::Connection& conn, const JobType& type, Duration retenti
 }
 
 constexpr std::chrono::hours kRetentionEvery{1};
+
+// --max-runtime 0s would claim nothing; and since --limit 0 means "no
+// limit", it reads as a request for no limit. Refused: omit the option.
+constexpr Duration kMinMaxRuntime = std::chrono::seconds(1);
 
 // Daemon mode, every poll interval on the runner's connection: stops when the
 // type was paused (jobctl pause) and applies --retention every hour.
@@ -100,13 +105,17 @@ std::string help_footer(const JobType& type, const std::string& name) {
          "  0   the run finished (jobs that failed are recorded in the database, not here)\n"
          "      or the job type is paused (jobctl pause): the runner exits at once, logging who\n"
          "      paused it, when and why\n"
-         "  64  bad options\n"
+         "  64  bad options, e.g. a duration below its minimum (--lease, --job-timeout,\n"
+         "      --max-runtime: 1s; --poll-interval: 100ms); nothing was done\n"
          "  69  another cron run of this job type holds its lock (on any host); nothing was\n"
          "      done. A run that died keeps it until its lease expires (--lease, at most\n"
          "      30s after its last extension)\n"
          "  70  internal error\n"
          "  75  the database is unreachable or was lost; run again later\n"
-         "  78  configuration error: schema not migrated, missing grants\n"
+         "  78  configuration error: schema not migrated, missing grants, a JobTypeSpec\n"
+         "      lease or job timeout below 1s\n"
+         "Once a run has started, its runner_run row records its exit code (0, 70, 75, 78)\n"
+         "and end, also after an error, whenever the database can still be reached.\n"
          "\nExamples:\n"
          "  " + name + "                                  # run the ready " +
          type.spec.display_name + "s once (cron)\n"
@@ -144,15 +153,16 @@ int runner_main(int argc, char** argv, const JobType& type) {
       ->capture_default_str();
   app.add_option("--max-runtime", max_runtime,
                  "Stop claiming new jobs after this long (e.g. 55s, so a cron run ends before "
-                 "the next starts)")
-      ->check(duration_validator());
+                 "the next starts). At least " + format_duration(kMinMaxRuntime) +
+                     "; omit it for no limit")
+      ->check(duration_validator(kMinMaxRuntime, "omit --max-runtime for no limit"));
   app.add_option("--lease", lease,
                  "How long a claimed job is held before others may rescue it; renewed every "
-                 "third of it while the job runs (default " +
-                     format_duration(type.spec.lease) + ")")
-      ->check(duration_validator());
+                 "third of it while the job runs. At least " + format_duration(kMinLease) +
+                     " (default " + format_duration(type.spec.lease) + ")")
+      ->check(duration_validator(kMinLease, "heartbeats renew the lease every third of it"));
   app.add_option("--retry-delay", retry_delay,
-                 "Delay before a job that hit a retry error runs again (default " +
+                 "Delay before a job that hit a retry error runs again; 0s: at once (default " +
                      format_duration(type.spec.retry.retry_delay) + ")")
       ->check(duration_validator());
   app.add_option("--concurrency", options.concurrency,
@@ -168,14 +178,16 @@ int runner_main(int argc, char** argv, const JobType& type) {
                    (type.spec.isolate ? " (on by default for this type)" : ""));
   app.add_option("--job-timeout", job_timeout,
                  "With isolation: kill a job that runs longer (SIGTERM, then SIGKILL); it is "
-                 "retried or failed by its policy, with an error report")
-      ->check(duration_validator());
+                 "retried or failed by its policy, with an error report. At least " +
+                     format_duration(kMinJobTimeout))
+      ->check(duration_validator(kMinJobTimeout, "a job must have time to start"));
   app.add_option("--memory-limit", memory_limit,
                  "With isolation: the address-space limit (RLIMIT_AS) of each job's process, "
                  "e.g. 512M; the runner itself stays unlimited")
       ->check(byte_size_validator());
   app.add_option("--grace", grace,
-                 "After SIGTERM/SIGINT: how long the running job may take to finish")
+                 "After SIGTERM/SIGINT: how long the running job may take to finish; 0s: give "
+                 "it back at once")
       ->check(duration_validator())
       ->capture_default_str();
   app.add_flag("--daemon", daemon,
@@ -185,8 +197,9 @@ int runner_main(int argc, char** argv, const JobType& type) {
                "(the type's lock is for cron runs)");
   app.add_option("--poll-interval", poll_interval,
                  "Daemon mode: the longest wait when no job is ready; also how often expired "
-                 "leases are rescued and a pause is noticed")
-      ->check(duration_validator())
+                 "leases are rescued and a pause is noticed. At least " +
+                     format_duration(kMinPollInterval))
+      ->check(duration_validator(kMinPollInterval, "a daemon must not spin on the database"))
       ->capture_default_str();
   app.add_flag("--no-listen", no_listen,
                "Daemon mode: do not LISTEN for new jobs, only poll every --poll-interval (for "
@@ -194,7 +207,7 @@ int runner_main(int argc, char** argv, const JobType& type) {
   app.add_option("--retention", retention,
                  "Delete this type's finished jobs (COMPLETED, FAILED, CANCELLED) that finished "
                  "more than DURATION ago, in batches, at the end of the run (a daemon: also "
-                 "hourly). Off by default; see jobctl prune")
+                 "hourly); 0s: every finished job. Off by default; see jobctl prune")
       ->check(duration_validator());
   add_log_options(app, log_options);
 
@@ -215,13 +228,20 @@ int runner_main(int argc, char** argv, const JobType& type) {
   options.conninfo = conninfo;
   install_stop_handlers();
 
-  return run_guarded([&]() -> int {
-    auto conn = pg::Connection::open(conninfo);
-    spdlog::debug("connected to {}", conn.describe());
+  // The record of the run (runner_run) and the runner's connection outlive
+  // the body, so that the end of a run that ended in an error is recorded
+  // too, in one place, below.
+  RunRecord record(conninfo, type.spec, host, static_cast<int>(getpid()));
+  std::optional<pg::Connection> conn;
+  RunStats stats;
+  int code = run_guarded([&]() -> int {
+    check_job_type_spec(type.spec);  // before anything is written
+    conn.emplace(pg::Connection::open(conninfo));
+    spdlog::debug("connected to {}", conn->describe());
     const pg::JobStore store(type.spec);
     {
       // jobctl pause: kept in the database, so it holds on every host.
-      auto tx = conn.begin();
+      auto tx = conn->begin();
       const auto pause = pg::find_pause(tx, type.spec.name);
       tx.commit();
       if (pause) {
@@ -232,47 +252,48 @@ int runner_main(int argc, char** argv, const JobType& type) {
       }
     }
     if (!daemon) {
-      options.type_lock = take_type_lock(conn, store, name, options);
+      options.type_lock = take_type_lock(*conn, store, name, options);
       if (!options.type_lock) return exit_code::locked;
     }
-    std::int64_t run_id = 0;
-    {
-      auto tx = conn.begin();
-      run_id = pg::start_runner_run(tx, type.spec.name, host, static_cast<int>(getpid()));
-      tx.commit();
-    }
+    // The lock, if any, is released with the run's end.
+    record.start(*conn, options.type_lock ? std::optional(options.type_lock->token) : std::nullopt);
     std::optional<Duration> retention_period;
     if (retention) retention_period = parse_duration(*retention);
     if (daemon) options.housekeeping = daemon_housekeeping(type, retention_period);
     // A graceful stop whose grace period ran out ends the process from the
     // lease keeper: the run is recorded there.
-    options.before_exit = [run_id, &store, lock = options.type_lock](
-                              pg::Connection& keeper_conn, const RunStats& stats) {
-      auto tx = keeper_conn.begin();
-      pg::finish_runner_run(tx, run_id, stats.completed, stats.not_completed, exit_code::ok);
-      if (lock) store.release_type_lock(tx, lock->token);
-      tx.commit();
+    options.before_exit = [&record](pg::Connection& keeper_conn, const RunStats& so_far) {
+      record.finish(exit_code::ok, so_far, &keeper_conn);
     };
     RecordingNotificationHook hook;
-    Runner runner(conn, type, options, hook);
+    Runner runner(*conn, type, options, hook);
     if (daemon) {
       spdlog::info("running as a daemon ({}, concurrency {}{}); SIGTERM stops it",
                    options.listen ? "listening for new jobs" : "polling only",
                    options.concurrency, runner.isolated() ? ", isolated" : "");
     }
-    const auto stats = daemon ? runner.run_daemon() : runner.run_once();
+    try {
+      stats = daemon ? runner.run_daemon() : runner.run_once();
+    } catch (...) {
+      stats = runner.last_stats();  // what it did before the error, for the record
+      throw;
+    }
     if (stats.rescued > 0) {
       spdlog::info("Rescued {} {}s whose runner had died.", stats.rescued, type.spec.display_name);
     }
     spdlog::info("Ran {} {}s.", stats.completed, type.spec.display_name);
     spdlog::info("{} {}s did not complete.", stats.not_completed, type.spec.display_name);
-    if (retention_period) apply_retention(conn, type, *retention_period);
-    auto tx = conn.begin();
-    pg::finish_runner_run(tx, run_id, stats.completed, stats.not_completed, exit_code::ok);
-    if (options.type_lock) store.release_type_lock(tx, options.type_lock->token);
-    tx.commit();
+    if (retention_period) apply_retention(*conn, type, *retention_period);
     return exit_code::ok;
   });
+  // Every exit of a started run, normal or not, is recorded here (or, after
+  // a graceful stop's grace period, by before_exit above). A run that did
+  // its work but cannot record its end exits as that error says (e.g. 75).
+  if (const auto error = record.finish(code, stats, conn ? &*conn : nullptr);
+      error && code == exit_code::ok) {
+    code = run_guarded([&]() -> int { std::rethrow_exception(error); });
+  }
+  return code;
 }
 
 }  // namespace jobrunner::app

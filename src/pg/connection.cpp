@@ -171,6 +171,36 @@ void Transaction::commit_without_flush_wait() {
   commit();
 }
 
+// Plain SAVEPOINT statements, not pqxx::subtransaction: in libpqxx 6.4 a
+// subtransaction issues its SAVEPOINT lazily, on its first exec(), so the
+// statements that go through exec_params (all of ours) would run outside it
+// and its rollback would undo nothing. One name serves every depth:
+// ROLLBACK TO and RELEASE take the innermost savepoint of that name.
+std::exception_ptr Transaction::try_in_savepoint(const std::function<void()>& body) {
+  try {
+    impl_->work.exec("SAVEPOINT jobrunner_savepoint");
+  } catch (...) {
+    impl_->rethrow("cannot make a savepoint");
+  }
+  std::exception_ptr error;
+  try {
+    body();
+  } catch (...) {
+    error = std::current_exception();
+  }
+  try {
+    if (error) {
+      impl_->work.exec(
+          "ROLLBACK TO SAVEPOINT jobrunner_savepoint; RELEASE SAVEPOINT jobrunner_savepoint");
+    } else {
+      impl_->work.exec("RELEASE SAVEPOINT jobrunner_savepoint");
+    }
+  } catch (...) {
+    impl_->rethrow(error ? "cannot roll back to a savepoint" : "cannot release a savepoint");
+  }
+  return error;
+}
+
 void Transaction::commit() {
   try {
     impl_->work.commit();

@@ -44,6 +44,7 @@ class Runner::Loop {
   ~Loop() {
     stop_workers();
     keeper_.reset();  // before the state its before_exit callback reads
+    runner_.last_stats_ = stats_;  // also after an exception: for the run's record
   }
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;
@@ -102,12 +103,6 @@ RunStats Runner::run_once() { return Loop(*this, false).run(); }
 RunStats Runner::run_daemon() { return Loop(*this, true).run(); }
 
 RunStats Runner::Loop::run() {
-  if (options().concurrency > 1 && !options().conninfo) {
-    throw ConfigError("a concurrency above 1 needs RunnerOptions::conninfo");
-  }
-  if (options().concurrency > kMaxConcurrency) {
-    throw ConfigError("the concurrency is at most " + std::to_string(kMaxConcurrency));
-  }
   if (options().conninfo) {
     LeaseKeeper::BeforeExit before_exit;
     if (options().before_exit) {

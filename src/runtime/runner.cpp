@@ -34,17 +34,78 @@ nlohmann::json oops_vars_of(const JobType& type, const Job& job) {
   }
 }
 
+// The hook runs in a savepoint of the failure's transaction: if it throws,
+// its own writes are rolled back and its failure becomes an error report in
+// that transaction; the job's outcome is not touched (notification_hook.hpp).
+// Throws only when the savepoint itself is lost (the connection failed).
+void notify_requester(NotificationHook& hook, const pg::JobStore& store, const JobType& type,
+                      pg::Transaction& tx, const Job& job, const Outcome& outcome) {
+  const auto error =
+      tx.try_in_savepoint([&] { hook.notify_user_error(tx, job, outcome.message); });
+  if (!error) return;
+  std::string why;
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    why = e.what();
+  } catch (...) {
+    why = "a non-standard exception";
+  }
+  const Outcome failure{Outcome::Kind::unexpected, "NotificationHookFailed",
+                        "the notification hook failed to notify the requester of the user "
+                        "error '" + outcome.message + "': " + why};
+  const auto id = store.file_error_report(tx, job, failure, oops_vars_of(type, job));
+  spdlog::error("job {}: the requester was not notified: the notification hook failed: {} "
+                "(OOPS-{}); the job's outcome stands",
+                job.id, why, id);
+}
+
 // What an isolated child tells its parent, one JSON object.
 constexpr std::string_view kDatabaseUnavailable = "database_unavailable";
 
 }  // namespace
+
+void check_job_type_spec(const JobTypeSpec& spec) {
+  const auto refuse = [&](const std::string& setting, Duration value, Duration minimum) {
+    throw ConfigError("job type '" + spec.name + "' sets JobTypeSpec::" + setting + " to " +
+                      format_duration(value) + ", below the minimum of " +
+                      format_duration(minimum));
+  };
+  if (spec.lease < kMinLease) refuse("lease", spec.lease, kMinLease);
+  if (spec.job_timeout && *spec.job_timeout < kMinJobTimeout) {
+    refuse("job_timeout", *spec.job_timeout, kMinJobTimeout);
+  }
+}
+
+void check_runner_options(const RunnerOptions& options) {
+  const auto refuse = [](const std::string& setting, Duration value, Duration minimum) {
+    throw ConfigError("RunnerOptions::" + setting + " is " + format_duration(value) +
+                      ", below the minimum of " + format_duration(minimum));
+  };
+  if (options.lease && *options.lease < kMinLease) refuse("lease", *options.lease, kMinLease);
+  if (options.job_timeout && *options.job_timeout < kMinJobTimeout) {
+    refuse("job_timeout", *options.job_timeout, kMinJobTimeout);
+  }
+  if (options.poll_interval < kMinPollInterval) {
+    refuse("poll_interval", options.poll_interval, kMinPollInterval);
+  }
+  if (options.concurrency < 1 || options.concurrency > kMaxConcurrency) {
+    throw ConfigError("the concurrency is from 1 to " + std::to_string(kMaxConcurrency));
+  }
+  if (options.concurrency > 1 && !options.conninfo) {
+    throw ConfigError("a concurrency above 1 needs RunnerOptions::conninfo");
+  }
+}
 
 Runner::Runner(pg::Connection& conn, JobType type, RunnerOptions options, NotificationHook& hook)
     : conn_(conn),
       type_(std::move(type)),
       store_(type_.spec),
       options_(std::move(options)),
-      hook_(hook) {}
+      hook_(hook) {
+  check_job_type_spec(type_.spec);
+  check_runner_options(options_);
+}
 
 Runner::~Runner() = default;
 
@@ -239,7 +300,7 @@ void Runner::record_failure(pg::Connection& conn, const Job& job, const Outcome&
     const auto id = store_.file_error_report(tx, job, outcome, oops_vars_of(type_, job));
     oops = " (OOPS-" + std::to_string(id) + ")";
   }
-  if (decision.notify_requester) hook_.notify_user_error(tx, job, outcome.message);
+  if (decision.notify_requester) notify_requester(hook_, store_, type_, tx, job, outcome);
   tx.commit();
   if (decision.file_error_report) {
     spdlog::error("job {}: {}{}", job.id, log_line, oops);

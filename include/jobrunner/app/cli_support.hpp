@@ -8,6 +8,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "jobrunner/core/duration.hpp"
+
 namespace jobrunner::app {
 
 // --db, else DATABASE_URL, else "" (libpq's own PG* variables and defaults).
@@ -32,8 +34,11 @@ void add_log_options(CLI::App& app, LogOptions& options);
 void setup_logging(const std::string& logger_name, const LogOptions& options);
 
 // CLI11 validators for DURATION options ("30s", "5m", "1h30m") and BYTES
-// options ("512M").
+// options ("512M"). The second form also refuses a duration below
+// `minimum`; its message names the minimum and `why` (e.g. "heartbeats renew
+// the lease every third of it"). CLI11 prefixes the option's name.
 CLI::Validator duration_validator();
+CLI::Validator duration_validator(Duration minimum, const std::string& why);
 CLI::Validator byte_size_validator();
 
 // Parses argv. Returns an exit code when the program should stop now: 0

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <concepts>
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -113,6 +115,17 @@ class Transaction {
   // commit flushes them too, since the WAL is written in order.
   void commit_without_flush_wait();
   void commit();
+
+  // Runs `body` in a savepoint (SAVEPOINT) of this transaction; the
+  // statements it runs through this Transaction go into the savepoint.
+  // Returns nullptr when body returned: its writes stay, to commit with the
+  // transaction. If body throws, only its own writes are undone (ROLLBACK
+  // TO SAVEPOINT, also after a statement of its failed, which would
+  // otherwise abort the whole transaction) and its exception is returned,
+  // not thrown: the transaction goes on. Throws (DatabaseUnavailable,
+  // SqlError) when the savepoint itself cannot be made, released or rolled
+  // back, e.g. on a lost connection: the transaction is lost then.
+  std::exception_ptr try_in_savepoint(const std::function<void()>& body);
 
  private:
   friend class Connection;

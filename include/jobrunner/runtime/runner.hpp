@@ -86,10 +86,32 @@ struct RunnerOptions {
 // signals in a fixed table).
 inline constexpr int kMaxConcurrency = kMaxRunningChildren;
 
+// The least a runner accepts of each duration; less is refused (a runner's
+// command line: exit 64; a JobTypeSpec or RunnerOptions: ConfigError, 78).
+// A lease is renewed every third of it: below 1 s a heartbeat's round trip
+// and commit would take a noticeable part of it, and 0 leaves a claimed job
+// rescuable at once, so two runners could run it.
+inline constexpr Duration kMinLease = std::chrono::seconds(1);
+// An isolated job killed before it could even connect is no timeout.
+inline constexpr Duration kMinJobTimeout = std::chrono::seconds(1);
+// A daemon that polls every 0 s spins on the database.
+inline constexpr Duration kMinPollInterval = std::chrono::milliseconds(100);
+
+// Throws ConfigError naming the type and the setting when the type's spec
+// sets a lease or job timeout below its minimum.
+void check_job_type_spec(const JobTypeSpec& spec);
+// Throws ConfigError naming the setting when `options` set a lease, job
+// timeout or poll interval below its minimum, or a concurrency outside 1 to
+// kMaxConcurrency (more than 1 needs conninfo). max_runtime and grace may be
+// 0 here: a run that stops claiming at once, a stop that gives back at once.
+void check_runner_options(const RunnerOptions& options);
+
 class Runner {
  public:
   // `conn` is the runner's own connection: it claims, rescues and (with
   // concurrency 1) runs the jobs. A daemon that reconnects replaces it.
+  // Throws ConfigError for a spec or options that check_job_type_spec or
+  // check_runner_options refuse.
   Runner(pg::Connection& conn, JobType type, RunnerOptions options, NotificationHook& hook);
   ~Runner();
 
@@ -108,6 +130,11 @@ class Runner {
   // stop is requested, the limit or max_runtime is reached, or housekeeping
   // says stop.
   RunStats run_daemon();
+
+  // The figures of the last run_once() or run_daemon(), also of one that
+  // ended with an exception (what it completed before): for the record of
+  // the run.
+  const RunStats& last_stats() const noexcept { return last_stats_; }
 
   const JobType& type() const noexcept { return type_; }
   bool isolated() const noexcept;
@@ -135,6 +162,7 @@ class Runner {
   pg::JobStore store_;
   RunnerOptions options_;
   NotificationHook& hook_;
+  RunStats last_stats_;
 };
 
 }  // namespace jobrunner
