@@ -123,8 +123,8 @@ TEST_F(DaemonTest, without_listen_a_notify_does_not_wake_the_daemon) {
 }
 
 TEST_F(DaemonTest, a_scheduled_job_runs_when_it_comes_due) {
-  Program daemon(runner_argv({"--daemon", "--poll-interval", "1h"}));
-  wait_until_started();
+  Program daemon(runner_argv({"--daemon", "--poll-interval", "1h", "--log-level", "debug"}));
+  wait_until_idle(daemon);
   const auto foo = db.make_foo();
   std::int64_t id = 0;
   {
