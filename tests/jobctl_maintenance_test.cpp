@@ -1,16 +1,12 @@
 // jobctl prune | pause | unpause | paused, and what runners do about them:
 // a paused type's runner exits at once (a daemon at its next poll), and
 // --retention prunes the runner's own finished jobs and ended runs.
-#include <signal.h>
-#include <sys/wait.h>
-
-#include <atomic>
 #include <chrono>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "jobctl_fixture.hpp"
+#include "program.hpp"
 
 namespace jobrunner::jobctl_test {
 namespace {
@@ -277,24 +273,21 @@ TEST_F(JobctlMaintenanceTest, pause_defaults_to_the_login_name) {
 }
 
 TEST_F(JobctlMaintenanceTest, a_daemon_stops_at_its_next_poll_once_its_type_is_paused) {
-  const int pid = testing::start_program(
+  testing::Program daemon(
       {bin("run-foo-jobs"), "--db", db.conninfo(), "--daemon", "--poll-interval", "100ms"});
-  // Stop a daemon that ignores the pause, so the test fails instead of hanging.
-  std::atomic<bool> done{false};
-  std::thread watchdog([&] {
-    for (int i = 0; i < 300 && !done; ++i) std::this_thread::sleep_for(100ms);
-    if (!done) kill(pid, SIGKILL);
-  });
-  std::this_thread::sleep_for(500ms);
+  // Its run is recorded after its check for a pause at start: the pause
+  // below can only be noticed at a poll.
+  ASSERT_TRUE(testing::eventually([&] { return count("SELECT count(*) FROM runner_run") == 1; }))
+      << "the daemon never started";
   const auto pause = jobctl({"pause", "foo", "--reason", "deploy"});
-  const auto run = testing::wait_program(pid);
-  done = true;
-  watchdog.join();
-
   ASSERT_EQ(pause.exit_code, kOk) << shown(pause);
+  // Killed by the Program at the end if it ignores the pause.
+  ASSERT_TRUE(daemon.exited_within(60s)) << "the daemon did not stop once its type was paused";
+  const auto run = daemon.wait();
+
   EXPECT_EQ(run.exit_code, kOk) << shown(run);
-  EXPECT_TRUE(contains(run.err, "job type 'foo' was paused by "));
-  EXPECT_TRUE(contains(run.err, ": deploy; stopping"));
+  EXPECT_TRUE(contains(run.err, "job type 'foo' was paused by ")) << run.err;
+  EXPECT_TRUE(contains(run.err, ": deploy; stopping")) << run.err;
 }
 
 // ---- retention --------------------------------------------------------------------

@@ -2,6 +2,7 @@
 // job types (Launchpad style) that succeed, retry, fail, suspend, or lose
 // their lease while they run.
 #include <chrono>
+#include <thread>
 #include <functional>
 #include <memory>
 #include <ostream>
@@ -549,13 +550,16 @@ TEST_F(RunnerTest, run_once_claims_nothing_once_max_runtime_has_passed) {
 
 TEST_F(RunnerTest, run_once_stops_claiming_when_max_runtime_passes_during_a_job) {
   for (int i = 0; i < 3; ++i) enqueue();
-  // The first job takes longer than max_runtime; the runner then stops.
-  const auto slow = fake_type([](const Job& job, pg::Transaction& tx) {
-    tx.exec("SELECT pg_sleep(0.5)");
+  // The first job takes max_runtime itself, so max_runtime has passed when it
+  // ends, however quickly the runner got to it; the runner then stops. (Its
+  // first claim must come within those 5 s: a generous bound.)
+  constexpr auto max_runtime = 5s;
+  const auto slow = fake_type([&](const Job& job, pg::Transaction& tx) {
+    std::this_thread::sleep_for(max_runtime);
     frozzle(job, tx);
   });
 
-  const auto stats = run_once(slow, {.max_runtime = 250ms});
+  const auto stats = run_once(slow, {.max_runtime = max_runtime});
 
   EXPECT_EQ(stats.completed, 1);
   EXPECT_EQ(db.scalar("SELECT count(*) FROM job WHERE status = 0 AND attempt_count = 0"), 2);

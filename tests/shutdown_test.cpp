@@ -72,13 +72,17 @@ using ShutdownTest = testing::RunnerProcessTest;
 // ---- The first signal -------------------------------------------------------
 
 TEST_F(ShutdownTest, sigterm_lets_the_running_job_finish_and_claims_nothing_more) {
-  const auto first = enqueue({{"work_ms", 2500}});
+  const auto first = enqueue();
   const auto later = enqueue();
-  Program runner(runner_argv({"--grace", "10s"}));
-  ASSERT_TRUE(eventually([&] { return running(first); }));
+  testing::WorkGate gate(db);
+  // A grace period far longer than the test: only the job's end ends the run.
+  Program runner(runner_argv({"--grace", "1h"}));
+  ASSERT_TRUE(eventually([&] { return jobs_at_gate() == 1; })) << "the job never started";
+  ASSERT_EQ(status_of(first), kRunning);
 
   runner.signal(SIGTERM);
-  ASSERT_EQ(status_of(first), kRunning) << "the job ended before the signal: premise not met";
+  ASSERT_TRUE(runner.logged_within(kStopSeen)) << runner.stderr_so_far();
+  gate.release();
   ASSERT_TRUE(runner.exited_within(60s));
   const auto result = runner.wait();
 
@@ -92,19 +96,21 @@ TEST_F(ShutdownTest, sigterm_lets_the_running_job_finish_and_claims_nothing_more
 }
 
 TEST_F(ShutdownTest, past_the_grace_period_the_running_job_is_given_back_uncounted) {
-  const auto id = enqueue({{"work_ms", 30000}});
+  const auto id = enqueue();
+  testing::WorkGate gate(db);  // the job never finishes by itself
   Program runner(runner_argv({"--grace", "1s"}));
-  ASSERT_TRUE(eventually([&] { return running(id); }));
+  ASSERT_TRUE(eventually([&] { return jobs_at_gate() == 1; })) << "the job never started";
 
   const auto signalled = Clock::now();
   runner.signal(SIGTERM);
-  ASSERT_TRUE(runner.exited_within(20s));
+  ASSERT_TRUE(runner.exited_within(60s));
   const auto elapsed = Clock::now() - signalled;
   const auto result = runner.wait();
+  gate.release();
 
   EXPECT_EQ(result.exit_code, 0) << result.err;
-  EXPECT_GE(elapsed, 900ms) << "the grace period was not waited for";
-  EXPECT_LT(elapsed, 10s);
+  // A lower bound only: the keeper starts the grace period after the signal.
+  EXPECT_GE(elapsed, 1s) << "the grace period was not waited for";
   EXPECT_EQ(status_of(id), kWaiting);
   EXPECT_EQ(attempts_of(id), 0);
   EXPECT_TRUE(lease_cleared(id));
@@ -113,19 +119,18 @@ TEST_F(ShutdownTest, past_the_grace_period_the_running_job_is_given_back_uncount
 }
 
 TEST_F(ShutdownTest, past_the_grace_period_an_isolated_job_is_killed_and_given_back) {
-  const auto id = enqueue({{"work_ms", 30000}});
+  const auto id = enqueue();
+  testing::WorkGate gate(db);  // the job never finishes by itself
   Program runner(runner_argv({"--isolate", "--grace", "1s"}));
-  std::vector<int> children;
-  ASSERT_TRUE(eventually([&] {
-    children = children_of(runner.pid());
-    return !children.empty() && running(id);
-  })) << "the isolated child never started";
+  ASSERT_TRUE(eventually([&] { return jobs_at_gate() == 1; })) << "the isolated job never started";
+  const auto children = children_of(runner.pid());
   ASSERT_EQ(children.size(), 1u);
   const int child = children.front();
 
   runner.signal(SIGTERM);
-  ASSERT_TRUE(runner.exited_within(20s));
+  ASSERT_TRUE(runner.exited_within(60s));
   const auto result = runner.wait();
+  gate.release();
 
   EXPECT_EQ(result.exit_code, 0) << result.err;
   // Killed, not orphaned: gone, or a zombie waiting for its new parent.
@@ -134,7 +139,7 @@ TEST_F(ShutdownTest, past_the_grace_period_an_isolated_job_is_killed_and_given_b
         const auto state = process_state(child);
         return !state || *state == 'Z';
       },
-      10s))
+      60s))
       << "the job's process " << child << " outlived the runner";
   EXPECT_EQ(status_of(id), kWaiting);
   EXPECT_EQ(attempts_of(id), 0);
@@ -146,29 +151,36 @@ TEST_F(ShutdownTest, past_the_grace_period_an_isolated_job_is_killed_and_given_b
 // ---- The second signal ------------------------------------------------------
 
 TEST_F(ShutdownTest, a_second_signal_exits_at_once_and_the_next_run_rescues_the_job) {
-  const auto id = enqueue({{"work_ms", 30000}});
-  Program runner(runner_argv({}));  // the default grace: 30s
-  ASSERT_TRUE(eventually([&] { return running(id); }));
+  const auto id = enqueue();
+  testing::WorkGate gate(db);  // the job never finishes by itself
+  // A grace period longer than the test: only the second signal ends the run
+  // (a graceful stop would exit 0 and give the job back).
+  Program runner(runner_argv({"--grace", "1h"}));
+  ASSERT_TRUE(eventually([&] { return jobs_at_gate() == 1; })) << "the job never started";
 
-  const auto signalled = Clock::now();
   runner.signal(SIGTERM);
-  std::this_thread::sleep_for(100ms);
+  // Two signals sent at once may be delivered as one: the second is sent once
+  // the first has been seen.
+  ASSERT_TRUE(runner.logged_within(kStopSeen)) << runner.stderr_so_far();
   runner.signal(SIGTERM);
-  ASSERT_TRUE(runner.exited_within(20s));
-  const auto elapsed = Clock::now() - signalled;
+  ASSERT_TRUE(runner.exited_within(60s));
   const auto result = runner.wait();
 
   EXPECT_EQ(result.exit_code, 143) << result.err;
-  EXPECT_LT(elapsed, 10s);
   // Still RUNNING under its lease, for a later runner to rescue.
   EXPECT_EQ(status_of(id), kRunning);
   EXPECT_TRUE(holds_lease(id));
   EXPECT_EQ(attempts_of(id), 1);
   EXPECT_EQ(frozzles_of(id), 0);
 
-  // Its lease runs out (sooner than 5 minutes), and the job is made quick.
+  // Its lease runs out (sooner than 5 minutes). The dead runner's session,
+  // still waiting at the gate, rolls back once it gets through.
+  gate.release();
   db.sql("UPDATE job SET lease_expires = now() - interval '1 minute' WHERE id = $1", id);
-  db.sql("UPDATE foojob SET json_data = '{}'::jsonb WHERE job = $1", id);
+  // So does the cron lock that the run left (it lapses at most 30 s after
+  // its last extension).
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM runner_lock"), 1);
+  db.sql("UPDATE runner_lock SET expires_at = now() - interval '1 second'");
   const auto rescue = testing::run_program(runner_argv({}));
 
   EXPECT_EQ(rescue.exit_code, 0) << rescue.err;
@@ -180,21 +192,20 @@ TEST_F(ShutdownTest, a_second_signal_exits_at_once_and_the_next_run_rescues_the_
 }
 
 TEST_F(ShutdownTest, a_second_signal_kills_the_isolated_job_with_the_runner) {
-  const auto id = enqueue({{"work_ms", 30000}});
-  Program runner(runner_argv({"--isolate"}));
-  std::vector<int> children;
-  ASSERT_TRUE(eventually([&] {
-    children = children_of(runner.pid());
-    return !children.empty() && running(id);
-  })) << "the isolated child never started";
+  const auto id = enqueue();
+  testing::WorkGate gate(db);  // the job never finishes by itself
+  Program runner(runner_argv({"--isolate", "--grace", "1h"}));
+  ASSERT_TRUE(eventually([&] { return jobs_at_gate() == 1; })) << "the isolated job never started";
+  const auto children = children_of(runner.pid());
   ASSERT_EQ(children.size(), 1u);
   const int child = children.front();
 
   runner.signal(SIGTERM);
-  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(runner.logged_within(kStopSeen)) << runner.stderr_so_far();
   runner.signal(SIGTERM);
-  ASSERT_TRUE(runner.exited_within(20s));
+  ASSERT_TRUE(runner.exited_within(60s));
   const auto result = runner.wait();
+  gate.release();
 
   EXPECT_EQ(result.exit_code, 143) << result.err;
   EXPECT_TRUE(eventually(
@@ -202,7 +213,7 @@ TEST_F(ShutdownTest, a_second_signal_kills_the_isolated_job_with_the_runner) {
         const auto state = process_state(child);
         return !state || *state == 'Z';
       },
-      10s))
+      60s))
       << "the job's process " << child << " outlived the runner";
   EXPECT_EQ(status_of(id), kRunning);
   EXPECT_TRUE(holds_lease(id));
@@ -212,17 +223,15 @@ TEST_F(ShutdownTest, a_second_signal_kills_the_isolated_job_with_the_runner) {
 // ---- Daemon mode ------------------------------------------------------------
 
 TEST_F(ShutdownTest, a_daemon_runs_a_job_enqueued_after_it_started_and_stops_cleanly_on_sigterm) {
-  Program daemon(runner_argv({"--daemon", "--poll-interval", "100ms"}));
-  ASSERT_TRUE(eventually([&] { return db.scalar("SELECT count(*) FROM runner_run") == 1; }))
-      << "the daemon never started";
-  // Let it find the queue empty a few times: a cron run would have exited.
-  std::this_thread::sleep_for(500ms);
+  Program daemon(runner_argv({"--daemon", "--poll-interval", "100ms", "--log-level", "debug"}));
+  // It found the queue empty and waits for work, where a cron run exits.
+  ASSERT_TRUE(daemon.logged_within(kWaitingForWork)) << daemon.stderr_so_far();
   ASSERT_FALSE(daemon.exited_within(0s)) << "the daemon exited with an empty queue";
   const auto id = enqueue();
 
   ASSERT_TRUE(eventually([&] { return status_of(id) == kCompleted; }));
   daemon.signal(SIGTERM);
-  ASSERT_TRUE(daemon.exited_within(20s));
+  ASSERT_TRUE(daemon.exited_within(60s));
   const auto result = daemon.wait();
 
   EXPECT_EQ(result.exit_code, 0) << result.err;

@@ -109,16 +109,14 @@ TEST_F(TypeLockTest, the_lock_of_a_run_that_died_is_taken_over_once_it_expired) 
 TEST_F(TypeLockTest, a_run_whose_lock_was_taken_over_stops_claiming_and_exits_75) {
   const auto first = enqueue();
   const auto second = enqueue();
-  // The first job blocks on its INSERT into foo_frozzle until this
-  // transaction ends, so the run is certainly still in its first job when
-  // its lock is taken.
-  auto blocker = db.connect();
-  auto blocking = blocker.begin();
-  blocking.exec("LOCK TABLE foo_frozzle IN EXCLUSIVE MODE");
+  // The first job waits at the gate, so the run is certainly still in its
+  // first job when its lock is taken.
+  testing::WorkGate gate(db);
 
   testing::Program run(runner_argv({"--lease", "3s"}));
-  ASSERT_TRUE(testing::eventually([&] { return running(first); }));
-  ASSERT_TRUE(testing::eventually([&] { return lock_rows() == 1; }));
+  ASSERT_TRUE(testing::eventually([&] { return jobs_at_gate() == 1; }));
+  ASSERT_TRUE(running(first));
+  ASSERT_EQ(lock_rows(), 1);
   db.sql("UPDATE runner_lock SET holder = 'thief:1', token = gen_random_uuid()");
   // The keeper extends the job's lease and the lock in one transaction, and
   // notes the loss before it commits: once the lease moved, the run knows.
@@ -129,7 +127,7 @@ TEST_F(TypeLockTest, a_run_whose_lock_was_taken_over_stops_claiming_and_exits_75
   };
   const auto before = expires();
   ASSERT_TRUE(testing::eventually([&] { return expires() > before; }));
-  blocking.commit();
+  gate.release();
 
   const auto result = run.wait();
 

@@ -330,6 +330,12 @@ void Runner::Loop::wait_for_work() {
     tx.commit();
     if (due) wake = std::min(wake, Clock::now() + *due);
   }
+  // After the claim found nothing and next_due() was read: a job committed
+  // from now on is claimed only once a NOTIFY, its due time or the next poll
+  // wakes the daemon (tests wait for this line to know that).
+  spdlog::debug("nothing to claim; waiting up to {} for work",
+                format_duration(std::max(Duration::zero(),
+                                         std::chrono::ceil<Duration>(wake - Clock::now()))));
   while (Clock::now() < wake && !stop_requested()) {
     const auto slice = std::min<Clock::duration>(wake - Clock::now(), kTick);
     const auto slice_ms = std::chrono::ceil<Duration>(slice);

@@ -21,7 +21,7 @@
 #   JOBRUNNER_BIN_DIR=$PWD/build/bin bash tests/scripts/20-chaos.sh
 #   pg_local_stop
 # Knobs (environment): CHAOS_JOBS (10000), CHAOS_RUNNERS (4), CHAOS_DEADLINE
-# (seconds for the jobs to finish, 420), CHAOS_STALL (fail when no job finished
+# (seconds for the jobs to finish, 1800), CHAOS_STALL (fail when no job finished
 # for this many seconds, 60), CHAOS_SEED (which runner is killed),
 # JOBRUNNER_KEEP_WORK=1 (keep the runner logs; they are kept on failure).
 set -euo pipefail
@@ -35,10 +35,11 @@ name=20-chaos
 total=${CHAOS_JOBS:-10000}
 want_runners=${CHAOS_RUNNERS:-4}
 # The job mix alone needs about 1000 slow jobs x 0.5 s / 4 runners = 125 s; a
-# 2-core machine with a 4 ms fsync takes 3.5 to 4.5 minutes in all. A lost or
-# stuck job shows as no progress (CHAOS_STALL) long before the deadline, which
-# is only a backstop for a machine much slower than that.
-deadline_s=${CHAOS_DEADLINE:-420}
+# 2-core machine with a 4 ms fsync takes 3.5 to 4.5 minutes in all, a loaded
+# one longer. A lost or stuck job shows as no progress (CHAOS_STALL) long
+# before the deadline, which is only a backstop against a run that never ends:
+# how fast the jobs finish is a figure printed below, not a check.
+deadline_s=${CHAOS_DEADLINE:-1800}
 stall_s=${CHAOS_STALL:-60}
 seed=${CHAOS_SEED:-$$}
 RANDOM=$seed
@@ -80,13 +81,13 @@ stop_all_runners() {
   local pid deadline
   ((${#pids[@]} > 0)) || return 0
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  deadline=$((SECONDS + 30))
+  deadline=$((SECONDS + 60))
   for pid in "${pids[@]}"; do
     while alive "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
   done
   for pid in "${pids[@]}"; do
     if alive "$pid"; then
-      say "runner $pid did not stop within 30 s of SIGTERM; killing it"
+      say "runner $pid did not stop within 60 s of SIGTERM; killing it"
       { kill -KILL "$pid" 2>/dev/null; wait "$pid"; } 2>/dev/null || true
     fi
   done
@@ -163,13 +164,14 @@ kill_random_runner() {
   ((n > 0)) || return 0
   i=$((RANDOM % n))
   pid=${pids[i]}
+  # Waited for once: a runner that ended by itself since the last reap (a
+  # zombie takes the signal too) reports its own exit code, not 137.
+  kill -KILL "$pid" 2>/dev/null || true
   code=0
-  { kill -KILL "$pid" && wait "$pid"; } 2>/dev/null || code=$?
+  { wait "$pid"; } 2>/dev/null || code=$?
   if ((code == 137)); then
     kills=$((kills + 1))
   else
-    code=0
-    { wait "$pid"; } 2>/dev/null || code=$?
     record_exit "$pid" "$code"
   fi
   for ((n = 0; n < ${#pids[@]}; n++)); do
@@ -265,7 +267,7 @@ say "all jobs finished after $((SECONDS - start_s))s; stopping the runners with 
 # each has said it runs as a daemon (or has ended) before signalling.
 reap
 for pid in "${pids[@]}"; do
-  wait_until=$((SECONDS + 30))
+  wait_until=$((SECONDS + 60))
   until grep -q 'running as a daemon' "${log_of[$pid]}" || ! alive "$pid"; do
     ((SECONDS < wait_until)) || break
     sleep 0.1

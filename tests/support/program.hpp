@@ -56,6 +56,13 @@ class Program {
         },
         timeout);
   }
+  // True once the program's stderr holds `text` (a log line it flushed).
+  bool logged_within(const std::string& text,
+                     std::chrono::steady_clock::duration timeout = std::chrono::seconds(60)) const {
+    return eventually([&] { return testing::stderr_so_far(pid_).find(text) != std::string::npos; },
+                      timeout);
+  }
+  std::string stderr_so_far() const { return testing::stderr_so_far(pid_); }
   ProcessResult wait() {
     auto result = wait_program(pid_);
     pid_ = -1;

@@ -17,9 +17,34 @@
 
 namespace jobrunner::testing {
 
+// Holds every FooJob inside its work for as long as it is closed: a FooJob's
+// first statement in its transaction is its INSERT INTO foo_frozzle, which
+// waits for this SHARE lock. So a test knows, instead of hoping, that a job
+// is mid-run (see RunnerProcessTest::jobs_at_gate), and decides when it may
+// finish. Opened on release() or destruction; the work of a job whose runner
+// died meanwhile is rolled back by the server.
+class WorkGate {
+ public:
+  explicit WorkGate(const TestDatabase& db) : conn_(db.connect()), tx_(conn_.begin()) {
+    tx_->exec("LOCK TABLE foo_frozzle IN SHARE MODE");
+  }
+  void release() { tx_.reset(); }  // rolled back: the lock goes
+
+ private:
+  pg::Connection conn_;
+  std::optional<pg::Transaction> tx_;
+};
+
 class RunnerProcessTest : public DatabaseTest {
  protected:
   static constexpr std::int64_t kWaiting = 0, kRunning = 1, kCompleted = 2, kFailed = 3;
+  // Logged by the lease keeper once it has seen the first SIGTERM while it
+  // holds a job: the runner claims nothing more from then on.
+  static constexpr const char* kStopSeen = "stop requested; waiting up to";
+  // Logged (--log-level debug) by a daemon whose claim found nothing, before
+  // it waits: a job committed after this line is not claimed until a NOTIFY,
+  // its due time or the next poll wakes the daemon.
+  static constexpr const char* kWaitingForWork = "nothing to claim; waiting up to";
 
   // Enqueues a FooJob for a new foo, committed.
   std::int64_t enqueue(nlohmann::json metadata = nlohmann::json::object(),
@@ -64,6 +89,12 @@ class RunnerProcessTest : public DatabaseTest {
                      id) == 1;
   }
   bool running(std::int64_t id) const { return status_of(id) == kRunning; }
+  // How many jobs are held mid-run by a WorkGate (sessions on this test's
+  // database waiting for its lock).
+  std::int64_t jobs_at_gate() const {
+    return db.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                     "AND wait_event_type = 'Lock' AND query LIKE '%foo_frozzle%'");
+  }
 
   pg::JobStore store{foo::foo_job_type().spec};
 };

@@ -171,6 +171,8 @@ ProcessResult wait_program(int pid) {
   return result;
 }
 
+std::string stderr_so_far(int pid) { return slurp(log_path(pid, "err")); }
+
 ProcessResult run_program(const std::vector<std::string>& argv,
                           const std::map<std::string, std::optional<std::string>>& env) {
   return wait_program(start_program(argv, env));

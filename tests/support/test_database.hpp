@@ -77,5 +77,8 @@ ProcessResult run_program(const std::vector<std::string>& argv,
 int start_program(const std::vector<std::string>& argv,
                   const std::map<std::string, std::optional<std::string>>& env = {});
 ProcessResult wait_program(int pid);
+// What a program started with start_program has written to stderr so far
+// (the runners flush every log line).
+std::string stderr_so_far(int pid);
 
 }  // namespace jobrunner::testing
