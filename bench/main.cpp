@@ -73,6 +73,12 @@ int run_bench(const BenchOptions& options) {
   measure('d', "latency", [&] { results.latency = measure_latency(ctx); });
   measure('e', "idle tick", [&] { results.idle_tick = measure_idle_tick(ctx); });
   measure('f', "claim scaling", [&] { results.claim_scaling = measure_claim_scaling(ctx); });
+  measure('h', "claim durability", [&] {
+    results.claim_durability = measure_claim_durability(ctx);
+    for (const auto& row : results.claim_durability->rows) {
+      if (row.error) results.failures.push_back(fmt::format("(h) {}: {}", row.what, *row.error));
+    }
+  });
   results.run.duration_s = total.seconds();
 
   const auto targets = evaluate_targets(results);

@@ -37,18 +37,22 @@ void drain_by_daemon(MeasureContext& ctx, const DaemonMode& mode, DrainRow& row)
   row.peak_rss_mb = to_mb(stop_daemon(daemon));
 }
 
-// `letter` names the measure in progress lines: b, or g when run alone.
-DrainRow drain(MeasureContext& ctx, char letter, bool daemon, int concurrency, bool isolated) {
-  DrainRow row{.label = drain_label(daemon, concurrency, isolated),
+// `letter` names the measure in progress lines: b, or g when run alone, or
+// h; `jobs` is --jobs but for (h).
+DrainRow drain(MeasureContext& ctx, char letter, bool daemon, int concurrency, bool isolated,
+               bool durable_claims, int jobs) {
+  const DaemonMode mode{
+      .concurrency = concurrency, .isolate = isolated, .durable_claims = durable_claims};
+  DrainRow row{.label = daemon ? mode.label() : drain_label(false, concurrency, isolated),
                .daemon = daemon,
                .concurrency = concurrency,
                .isolated = isolated,
-               .jobs = ctx.options.jobs};
+               .jobs = jobs};
   spdlog::info("({}) drain: {} jobs, {}", letter, row.jobs, row.label);
   try {
     BenchDatabase::clear_jobs(ctx.conn);
     if (daemon) {
-      drain_by_daemon(ctx, DaemonMode{.concurrency = concurrency, .isolate = isolated}, row);
+      drain_by_daemon(ctx, mode, row);
     } else {
       drain_by_cron(ctx, row);
     }
@@ -66,14 +70,20 @@ DrainRow drain(MeasureContext& ctx, char letter, bool daemon, int concurrency, b
 }  // namespace
 
 std::vector<DrainRow> measure_drain(MeasureContext& ctx, bool all_rows) {
-  if (!all_rows) return {drain(ctx, 'g', true, kPeakRssConcurrency, false)};
-  std::vector<DrainRow> rows{drain(ctx, 'b', false, 1, false)};
+  const int jobs = ctx.options.jobs;
+  if (!all_rows) return {drain(ctx, 'g', true, kPeakRssConcurrency, false, false, jobs)};
+  std::vector<DrainRow> rows{drain(ctx, 'b', false, 1, false, false, jobs)};
   for (const int concurrency : kConcurrencies) {
     for (const bool isolated : {false, true}) {
-      rows.push_back(drain(ctx, 'b', true, concurrency, isolated));
+      rows.push_back(drain(ctx, 'b', true, concurrency, isolated, false, jobs));
     }
   }
   return rows;
+}
+
+DrainRow measure_daemon_drain(MeasureContext& ctx, int concurrency, bool durable_claims,
+                              int jobs) {
+  return drain(ctx, 'h', true, concurrency, false, durable_claims, jobs);
 }
 
 }  // namespace jobrunner::bench

@@ -1,5 +1,5 @@
 #pragma once
-// The measures a to g (docs/performance.md says what each one means). Each
+// The measures a to h (docs/performance.md says what each one means). Each
 // starts from an empty queue and throws MeasureFailed (or a database error)
 // when it cannot be made.
 
@@ -30,6 +30,10 @@ SqlLimit measure_sql_limit(MeasureContext& ctx);
 // its error.
 std::vector<DrainRow> measure_drain(MeasureContext& ctx, bool all_rows);
 
+// One drain of `jobs` NoopJobs by an in-process daemon, with or without
+// --durable-claims, for (h). Never throws: a failed row carries its error.
+DrainRow measure_daemon_drain(MeasureContext& ctx, int concurrency, bool durable_claims, int jobs);
+
 // (c) JobStore::enqueue_many in batches of 1000, and JobStore::enqueue one
 // at a time.
 EnqueueRate measure_enqueue(MeasureContext& ctx);
@@ -42,5 +46,11 @@ IdleTick measure_idle_tick(MeasureContext& ctx);
 
 // (f) claim time with few and with many finished jobs in the table.
 ClaimScaling measure_claim_scaling(MeasureContext& ctx);
+
+// (h) what durable claims cost: the bare claim + finish loop at batch 1 and
+// 16, and daemons c1 and c16 in-process, each with the claim committed
+// without waiting for the WAL flush (as the runner does by default) and
+// with waiting (--durable-claims).
+ClaimDurability measure_claim_durability(MeasureContext& ctx);
 
 }  // namespace jobrunner::bench

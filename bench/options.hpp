@@ -13,10 +13,10 @@ namespace jobrunner::bench {
 
 struct BenchOptions {
   std::string server_conninfo;  // the server; the bench works in its own database
-  int jobs = 50000;             // (a), (b), (c)
+  int jobs = 50000;             // (a), (b), (c); (h) at most durability_jobs
   std::optional<std::filesystem::path> json_path;
   std::filesystem::path bin_dir;  // where run-noop-jobs is
-  std::string only = "abcdefg";   // the measures to run, sorted, no duplicates
+  std::string only = "abcdefgh";  // the measures to run, sorted, no duplicates
   bool quick = false;
   app::LogOptions log;
 
@@ -27,6 +27,7 @@ struct BenchOptions {
   std::vector<std::int64_t> claim_table_sizes{10000, 1000000};  // (f), finished rows
   int claim_ready_jobs = 2000;                                  // (f)
   int claim_samples = 1000;                                     // (f)
+  int durability_jobs = 10000;  // (h), per loop and per drain, at most --jobs
 
   bool selected(char measure) const { return only.find(measure) != std::string::npos; }
 };

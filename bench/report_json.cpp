@@ -94,6 +94,30 @@ Json report_json(const Results& r, const std::vector<Target>& targets) {
     }
     out["claim_scaling"] = {{"sizes", sizes}, {"p50_ratio", round_to(f->p50_ratio, 3)}};
   }
+  out["claim_durability"] = nullptr;
+  if (const auto& h = r.claim_durability) {
+    Json rows = Json::array();
+    for (const auto& row : h->rows) {
+      Json j = {{"what", row.what}, {"jobs", row.jobs}, {"ok", !row.error}};
+      if (row.error) {
+        j["error"] = *row.error;
+      } else {
+        j["flush_wait_off_jobs_per_s"] = round_to(row.flush_wait_off_jobs_per_s, 1);
+        j["durable_jobs_per_s"] = round_to(row.durable_jobs_per_s, 1);
+        j["durable_over_off"] = round_to(row.ratio(), 3);
+        j["flush_wait_off_wal_flushes_per_1k_jobs"] = round_to(row.flush_wait_off_flushes_per_1k, 1);
+        j["durable_wal_flushes_per_1k_jobs"] = round_to(row.durable_flushes_per_1k, 1);
+        if (r.sql_limit && r.sql_limit->batched_jobs_per_s > 0) {
+          j["off_over_sql_limit_batched"] =
+              round_to(row.flush_wait_off_jobs_per_s / r.sql_limit->batched_jobs_per_s, 3);
+          j["durable_over_sql_limit_batched"] =
+              round_to(row.durable_jobs_per_s / r.sql_limit->batched_jobs_per_s, 3);
+        }
+      }
+      rows.push_back(j);
+    }
+    out["claim_durability"] = {{"rows", rows}};
+  }
   out["peak_rss"] = nullptr;
   if (const auto* g = r.drain_row(drain_label(true, kPeakRssConcurrency, false)); g && !g->error) {
     out["peak_rss"] = {{"label", g->label}, {"mb", round_to(g->peak_rss_mb, 2)}};

@@ -89,6 +89,38 @@ void print_claim_scaling(std::ostream& out, const ClaimScaling& f) {
   out << fmt::format("  p50 ratio, largest / smallest: {:.2f}\n", f.p50_ratio);
 }
 
+void print_claim_durability(std::ostream& out, const ClaimDurability& h,
+                            const std::optional<SqlLimit>& a) {
+  out << fmt::format(
+      "\n(h) claim durability: the claim committed without / with waiting for the WAL flush "
+      "(--durable-claims), {} jobs each\n",
+      h.rows.empty() ? 0 : h.rows.front().jobs);
+  TextTable table({"what", "flush wait off jobs/s", "durable jobs/s", "durable / off",
+                   "off / (a) batched", "durable / (a) batched", "WAL flushes per 1k jobs"},
+                  "lrrrrrr");
+  auto of_limit = [&](double value) {
+    return a && a->batched_jobs_per_s > 0 ? fmt::format("{:.3f}", value / a->batched_jobs_per_s)
+                                          : std::string("n/a");
+  };
+  for (const auto& row : h.rows) {
+    if (row.error) {
+      table.add({row.what, "FAILED (see the end)"});
+      continue;
+    }
+    table.add({row.what, rate(row.flush_wait_off_jobs_per_s), rate(row.durable_jobs_per_s),
+               fmt::format("{:.3f}", row.ratio()), of_limit(row.flush_wait_off_jobs_per_s),
+               of_limit(row.durable_jobs_per_s),
+               fmt::format("{:.0f} / {:.0f}", row.flush_wait_off_flushes_per_1k,
+                           row.durable_flushes_per_1k)});
+  }
+  table.print(out);
+  if (a) {
+    out << fmt::format("  (a) in the same run: single {} jobs/s, batched {} jobs/s (both commit "
+                       "the claim durably)\n",
+                       rate(a->single_jobs_per_s), rate(a->batched_jobs_per_s));
+  }
+}
+
 void print_targets(std::ostream& out, const std::vector<Target>& targets) {
   out << "\ntargets\n";
   TextTable table({"target", "result", "ratio", "figures"}, "llll");
@@ -108,6 +140,7 @@ void print_report(std::ostream& out, const Results& r, const std::vector<Target>
   if (r.latency) print_latency(out, *r.latency);
   if (r.idle_tick) print_idle_tick(out, *r.idle_tick);
   if (r.claim_scaling) print_claim_scaling(out, *r.claim_scaling);
+  if (r.claim_durability) print_claim_durability(out, *r.claim_durability, r.sql_limit);
   if (const auto* g = r.drain_row(drain_label(true, kPeakRssConcurrency, false))) {
     out << "\n(g) peak RSS of " << g->label << ": "
         << (g->error ? "not measured (see the end)" : fmt::format("{:.1f} MB", g->peak_rss_mb))

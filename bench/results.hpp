@@ -96,6 +96,27 @@ struct ClaimScaling {
   double p50_ratio = 0;            // largest / smallest
 };
 
+// (h) one comparison: the same loop or drain with the claim committed
+// without waiting for the WAL flush (the runner's default) and durably.
+struct DurabilityPair {
+  std::string what;  // "SQL claim 1 + finish 1", "daemon c16 in-process"
+  int jobs = 0;
+  std::optional<std::string> error;  // set when either side could not be measured
+  double flush_wait_off_jobs_per_s = 0;
+  double durable_jobs_per_s = 0;
+  // WAL flushes the server made meanwhile (pg_stat_wal.wal_sync, the whole
+  // server's: the bench's own), per 1,000 jobs; a drain's include starting
+  // and stopping the daemon and the enqueue.
+  double flush_wait_off_flushes_per_1k = 0;
+  double durable_flushes_per_1k = 0;
+  double ratio() const {  // durable / off
+    return flush_wait_off_jobs_per_s > 0 ? durable_jobs_per_s / flush_wait_off_jobs_per_s : 0;
+  }
+};
+struct ClaimDurability {
+  std::vector<DurabilityPair> rows;  // SQL batch 1, SQL batch 16, daemon c1, daemon c16
+};
+
 struct Results {
   RunInfo run;
   Machine machine;
@@ -106,6 +127,7 @@ struct Results {
   std::optional<Latency> latency;
   std::optional<IdleTick> idle_tick;
   std::optional<ClaimScaling> claim_scaling;
+  std::optional<ClaimDurability> claim_durability;
   // "(x) what: why", one per measurement that could not be made.
   std::vector<std::string> failures;
 

@@ -55,7 +55,9 @@ class StallWatch {
 
 }  // namespace
 
-std::string DaemonMode::label() const { return drain_label(true, concurrency, isolate); }
+std::string DaemonMode::label() const {
+  return drain_label(true, concurrency, isolate) + (durable_claims ? " durable claims" : "");
+}
 
 RunnerUnderTest::RunnerUnderTest(const std::filesystem::path& bin_dir, std::string conninfo)
     : executable_(bin_dir / "run-noop-jobs"), conninfo_(std::move(conninfo)) {
@@ -93,6 +95,7 @@ Process RunnerUnderTest::start_version_only() { return spawn({"--version"}, "ver
 Process RunnerUnderTest::start_daemon(const DaemonMode& mode, pg::Connection& conn) {
   std::vector<std::string> args{"--daemon", "--concurrency", std::to_string(mode.concurrency)};
   if (mode.isolate) args.emplace_back("--isolate");
+  if (mode.durable_claims) args.emplace_back("--durable-claims");
   auto daemon = spawn(args, mode.label());
   const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
   for (;;) {

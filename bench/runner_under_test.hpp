@@ -15,7 +15,8 @@ namespace jobrunner::bench {
 struct DaemonMode {
   int concurrency = 1;
   bool isolate = false;
-  std::string label() const;  // "daemon c4 isolated"
+  bool durable_claims = false;  // run-noop-jobs --durable-claims
+  std::string label() const;    // "daemon c4 isolated", "daemon c1 in-process durable claims"
 };
 
 class RunnerUnderTest {
@@ -41,7 +42,7 @@ class RunnerUnderTest {
   // database work (the baseline of an idle tick).
   Process start_version_only();
   // run-noop-jobs --log-level warn --db X --daemon --concurrency N
-  // [--isolate], returned once it is up and idle: its runner_run row
+  // [--isolate] [--durable-claims], returned once it is up and idle: its runner_run row
   // exists, and a moment has passed for it to LISTEN. Throws MeasureFailed
   // if it exits or is not up within 30 s.
   Process start_daemon(const DaemonMode& mode, pg::Connection& conn);

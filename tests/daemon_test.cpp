@@ -195,6 +195,27 @@ TEST_F(DaemonTest, noop_jobs_are_completed_in_batches_and_none_is_lost) {
   EXPECT_EQ(db.scalar("SELECT jobs_run FROM runner_run"), 500);
 }
 
+// --durable-claims changes only how the claim transaction commits (waiting
+// for the WAL flush); what it claims and records must be the same. That the
+// commit waits cannot be seen without crashing the server: the outage script
+// shows what the default (not waiting) allows.
+TEST_F(DaemonTest, with_durable_claims_jobs_are_claimed_and_recorded_as_without) {
+  const auto noop_ids = enqueue_noop_jobs(200);
+  const auto foo_ids = enqueue_foo_jobs(6);
+
+  const auto noop = testing::run_program(
+      runner_argv({"--concurrency", "4", "--durable-claims"}, "noop"));
+  const auto foo = testing::run_program(runner_argv({"--concurrency", "2", "--durable-claims"}));
+
+  ASSERT_EQ(noop.exit_code, 0) << noop.err;
+  ASSERT_EQ(foo.exit_code, 0) << foo.err;
+  EXPECT_EQ(count("job_type = 'noop' AND status = 2 AND attempt_count = 1 AND "
+                  "lease_token IS NULL AND log LIKE '%recorded in a batch%'"),
+            200);
+  EXPECT_EQ(count("job_type = 'foo' AND status = 2 AND attempt_count = 1"), 6);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM foo_frozzle"), 6);
+}
+
 TEST_F(DaemonTest, isolated_noop_jobs_with_concurrency_all_complete) {
   const auto ids = enqueue_noop_jobs(40);
 

@@ -143,6 +143,7 @@ int runner_main(int argc, char** argv, const JobType& type) {
   bool daemon = false;
   bool isolate = false;
   bool no_listen = false;
+  bool durable_claims = false;
   std::optional<std::string> max_runtime, lease, retry_delay, job_timeout, memory_limit, retention;
   std::string grace = format_duration(options.grace);
   std::string poll_interval = format_duration(options.poll_interval);
@@ -204,6 +205,12 @@ int runner_main(int argc, char** argv, const JobType& type) {
   app.add_flag("--no-listen", no_listen,
                "Daemon mode: do not LISTEN for new jobs, only poll every --poll-interval (for "
                "connections through a transaction-pooling proxy such as PgBouncer)");
+  app.add_flag("--durable-claims", durable_claims,
+               "Wait for the WAL flush when committing claims (and batched completions), as "
+               "every other commit does. Without it a server crash right after a claim can undo "
+               "it: the job is WAITING again, its attempt neither counted nor logged, and may "
+               "run again at once while the first attempt's work outside the database is still "
+               "under way. Costs one more flush per claim; see docs/crash-safety.md");
   app.add_option("--retention", retention,
                  "Delete this type's finished jobs (COMPLETED, FAILED, CANCELLED) that finished "
                  "more than DURATION ago, in batches, at the end of the run (a daemon: also "
@@ -220,6 +227,7 @@ int runner_main(int argc, char** argv, const JobType& type) {
   if (memory_limit) options.memory_limit = parse_byte_size(*memory_limit);
   if (isolate) options.isolate = true;
   options.listen = !no_listen;
+  options.durable_claims = durable_claims;
   options.grace = parse_duration(grace);
   options.poll_interval = parse_duration(poll_interval);
   const auto host = hostname();

@@ -229,10 +229,16 @@ bool Runner::Loop::claim_and_dispatch(int wanted) {
     auto tx = runner_.conn_.begin();
     write_completions(tx, batch);
     if (wanted > 0) jobs = runner_.store_.claim(tx, wanted, runner_.lease(), options().owner);
-    // Losing this commit in a server crash loses nothing: the claims were
-    // never made (the jobs are still WAITING), and batched completions are
-    // of jobs that may run twice (JobTypeSpec::batch_completions).
-    tx.commit_without_flush_wait();
+    // Losing this commit in a server crash loses no job: the claims were
+    // never made (the jobs are still WAITING, their attempts not counted),
+    // and batched completions are of jobs that may run twice
+    // (JobTypeSpec::batch_completions). It does lose the record of the
+    // attempts, which --durable-claims keeps (docs/crash-safety.md).
+    if (options().durable_claims) {
+      tx.commit();
+    } else {
+      tx.commit_without_flush_wait();
+    }
   } catch (...) {
     // Not written: keep them for the next transaction; the keeper extends
     // their leases meanwhile.

@@ -67,6 +67,11 @@ struct RunnerOptions {
   // housekeeping runs.
   Duration poll_interval = std::chrono::seconds(1);
   bool listen = true;
+  // false (the default): the claim transaction (claims plus batched
+  // completions) commits without waiting for the WAL flush, so a server
+  // crash right after it can undo it (docs/crash-safety.md). true: it waits,
+  // like every other commit, at the cost of one more flush per claim.
+  bool durable_claims = false;
   // Daemon mode: after losing the database, wait reconnect_delay, doubling
   // up to reconnect_max_delay, between attempts to connect again.
   Duration reconnect_delay = std::chrono::seconds(1);
