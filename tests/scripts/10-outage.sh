@@ -40,11 +40,8 @@ jobs_count=${OUTAGE_JOBS:-3}
 work_ms=3000
 lease=2s
 
-say() { printf '%s: %s\n' "$name" "$*"; }
-fail() {
-  printf '%s: FAIL: %s\n' "$name" "$*" >&2
-  exit 1
-}
+# shellcheck source=SCRIPTDIR/lib/script.sh
+source "$repo/tests/scripts/lib/script.sh"
 
 [[ -n "${JOBRUNNER_PG_DIR:-}" ]] || fail "JOBRUNNER_PG_DIR is not set: start a server with pg_local_start first"
 [[ -n "${PGHOST:-}" ]] || fail "PGHOST is not set: start a server with pg_local_start first"
@@ -77,12 +74,7 @@ cleanup() {
   fi
   dropdb --if-exists --force "$db" >/dev/null 2>&1 || say "warning: could not drop database $db"
   if ((status != 0)); then
-    local f
-    for f in "$work"/*.log; do
-      [[ -s "$f" ]] || continue
-      printf -- '--- %s (last 30 lines) ---\n' "${f##*/}" >&2
-      tail -n 30 "$f" >&2
-    done
+    show_logs "$work" 30
   fi
   if ((keep_work)); then say "kept $work"; else rm -rf -- "$work"; fi
   exit "$status"
@@ -91,18 +83,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
-
-# wait_until SECONDS WHAT COMMAND...: poll COMMAND every 0.1 s until it succeeds.
-wait_until() {
-  local seconds=$1 what=$2 deadline
-  shift 2
-  deadline=$((SECONDS + seconds))
-  until "$@"; do
-    ((SECONDS < deadline)) || fail "timed out after ${seconds}s waiting for $what"
-    sleep 0.1
-  done
-}
 
 started_at=$SECONDS
 

@@ -45,11 +45,8 @@ seed=${CHAOS_SEED:-$$}
 RANDOM=$seed
 runner_args=(--daemon --poll-interval 200ms --lease 2s --retry-delay 0s --grace 1s --log-format json)
 
-say() { printf '%s: %s\n' "$name" "$*"; }
-fail() {
-  printf '%s: FAIL: %s\n' "$name" "$*" >&2
-  exit 1
-}
+# shellcheck source=SCRIPTDIR/lib/script.sh
+source "$repo/tests/scripts/lib/script.sh"
 
 [[ -n "${JOBRUNNER_PG_DIR:-}" ]] || fail "JOBRUNNER_PG_DIR is not set: start a server with pg_local_start first"
 [[ -n "${PGHOST:-}" ]] || fail "PGHOST is not set: start a server with pg_local_start first"
@@ -123,7 +120,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
 
 start_runner() {
   local log pid

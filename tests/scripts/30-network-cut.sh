@@ -31,11 +31,8 @@ table=jobrunner_network_cut
 work_ms=6000
 lease=3s
 
-say() { printf '%s: %s\n' "$name" "$*"; }
-fail() {
-  printf '%s: FAIL: %s\n' "$name" "$*" >&2
-  exit 1
-}
+# shellcheck source=SCRIPTDIR/lib/script.sh
+source "$repo/tests/scripts/lib/script.sh"
 
 ((EUID == 0)) || fail "must run as root (nft, setpriv)"
 command -v nft >/dev/null || fail "nft not found: run scripts/install-deps.sh (package nftables)"
@@ -62,12 +59,7 @@ cleanup() {
   done
   pg_local_stop
   if ((status != 0)); then
-    local f
-    for f in "$work"/*.log; do
-      [[ -s "$f" ]] || continue
-      printf -- '--- %s (last 40 lines) ---\n' "${f##*/}" >&2
-      tail -n 40 "$f" >&2
-    done
+    show_logs "$work" 40
   fi
   if ((keep_work)); then say "kept $work"; else rm -rf -- "$work"; fi
   exit "$status"
@@ -75,17 +67,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# wait_until SECONDS WHAT COMMAND...: poll COMMAND every 0.2 s until it succeeds.
-wait_until() {
-  local seconds=$1 what=$2 deadline
-  shift 2
-  deadline=$((SECONDS + seconds))
-  until "$@"; do
-    ((SECONDS < deadline)) || fail "timed out after ${seconds}s waiting for $what"
-    sleep 0.2
-  done
-}
 
 started_at=$SECONDS
 
@@ -112,7 +93,6 @@ install -m 0755 "$bin/run-foo-jobs" "$work/run-foo-jobs"
 
 db=jobrunner
 tcp="host=127.0.0.1 port=$port dbname=$db user=jobrunner"
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
 "$bin/jobctl" --db "dbname=$db" db upgrade >"$work/upgrade.log" 2>&1 ||
   fail "jobctl db upgrade failed: $(tail -n 5 "$work/upgrade.log")"
 enqueue() { # enqueue WORK_MS: prints the job id
