@@ -254,3 +254,54 @@ TEST_F(IsolationTest,
 
 }  // namespace
 }  // namespace jobrunner
+
+namespace jobrunner {
+namespace {
+
+// A runner that cannot extend its leases (here: its role lost UPDATE on job,
+// as a dead link would fail every extension) gives up an attempt once its
+// lease has certainly expired: the isolated job's process is killed at once,
+// nothing is recorded for it, and the next run rescues it.
+TEST_F(IsolationTest, an_attempt_whose_lease_cannot_be_extended_is_abandoned_and_its_process_killed) {
+  ASSERT_EQ(testing::run_program({testing::bin("jobctl"), "--db", db.conninfo(), "db",
+                                  "permissions"})
+                .exit_code,
+            0);
+  const auto id = enqueue();
+  testing::WorkGate gate(db);  // the job would never end by itself
+  Program runner({testing::bin("run-foo-jobs"), "--db", db.conninfo("jobrunner_foo_runner"),
+                  "--isolate", "--lease", "2s"});
+  ASSERT_TRUE(eventually([&] { return jobs_at_gate() == 1; }));
+  db.sql("REVOKE UPDATE ON job FROM jobrunner_foo_runner");
+
+  ASSERT_TRUE(runner.exited_within(120s)) << runner.stderr_so_far();
+  const auto result = runner.wait();
+
+  // The cron lock lapsed with the leases (it is extended with them): 75.
+  EXPECT_EQ(result.exit_code, 75) << result.err;
+  EXPECT_NE(result.err.find("cannot extend the leases of 1 job(s)"), std::string::npos)
+      << result.err;
+  EXPECT_NE(result.err.find("job " + std::to_string(id) + ": abandoning attempt 1"),
+            std::string::npos)
+      << result.err;
+  EXPECT_NE(result.err.find("killed the process of abandoned attempt 1"), std::string::npos)
+      << result.err;
+  EXPECT_EQ(status_of(id), kRunning);
+  EXPECT_EQ(attempts_of(id), 1);
+  EXPECT_EQ(frozzles_of(id), 0);
+
+  gate.release();
+  db.sql("GRANT UPDATE ON job TO jobrunner_foo_runner");
+  // Its end was recorded, and the lock released with it.
+  EXPECT_EQ(db.scalar("SELECT exit_code FROM runner_run"), 75);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM runner_lock"), 0);
+  const auto rescue = run_foo_jobs({});
+  EXPECT_EQ(rescue.exit_code, 0) << rescue.err;
+  EXPECT_NE(rescue.err.find("Rescued 1 FooJobs"), std::string::npos) << rescue.err;
+  EXPECT_EQ(status_of(id), kCompleted);
+  EXPECT_EQ(attempts_of(id), 2);
+  EXPECT_EQ(frozzles_of(id), 1);
+}
+
+}  // namespace
+}  // namespace jobrunner
