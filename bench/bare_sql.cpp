@@ -9,6 +9,7 @@
 #include "jobrunner/pg/job_store.hpp"
 #include "jobrunner/pg/queries.hpp"
 #include "noop/noop_job.hpp"
+#include "stats.hpp"
 
 namespace jobrunner::bench {
 namespace {
@@ -61,6 +62,32 @@ void insert_finished_jobs(pg::Connection& conn, std::int64_t count) {
   auto tx = conn.begin();
   tx.exec(kInsertFinished, job_type(), count, kCompletedLine, pg::kJobLogLimit);
   tx.commit();
+}
+
+double claim_and_finish_all(pg::Connection& conn, int batch, bool durable_claims,
+                            std::int64_t expected) {
+  std::int64_t done = 0;
+  Stopwatch watch;
+  for (;;) {
+    auto claim_tx = conn.begin();
+    const auto claimed = claim_jobs(claim_tx, batch);
+    if (durable_claims) {
+      claim_tx.commit();
+    } else {
+      claim_tx.commit_without_flush_wait();
+    }
+    if (claimed.size() == 0) break;
+    auto finish_tx = conn.begin();
+    complete_jobs(finish_tx, claimed);
+    finish_tx.commit();
+    done += static_cast<std::int64_t>(claimed.size());
+  }
+  const double seconds = watch.seconds();
+  if (done != expected) {
+    throw MeasureFailed("claimed " + std::to_string(done) + " of " + std::to_string(expected) +
+                        " ready jobs");
+  }
+  return seconds;
 }
 
 }  // namespace jobrunner::bench

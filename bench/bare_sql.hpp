@@ -27,6 +27,15 @@ ClaimedJobs claim_jobs(pg::Transaction& tx, int limit);
 // if any of them was not completed.
 void complete_jobs(pg::Transaction& tx, const ClaimedJobs& jobs);
 
+// Claims and completes every ready job, `batch` at a time, the claim and the
+// finish each in its own transaction (as a runner must: the claim commits at
+// once so that its lease is visible). The claim's commit waits for the WAL
+// flush only when `durable_claims`; the finish always does, as a job's own
+// transaction does. Throws MeasureFailed unless `expected` jobs were done.
+// Returns the seconds it took.
+double claim_and_finish_all(pg::Connection& conn, int batch, bool durable_claims,
+                            std::int64_t expected);
+
 // Bulk inserts of bare NoopJob rows (job only, INSERT ... SELECT
 // generate_series, one statement): WAITING and ready now, or COMPLETED
 // long ago with the log line a runner leaves.

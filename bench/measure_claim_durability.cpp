@@ -40,28 +40,8 @@ double claim_finish_rate(MeasureContext& ctx, int batch, bool durable, int jobs)
   BenchDatabase::clear_jobs(conn);
   insert_ready_jobs(conn, jobs);
   BenchDatabase::vacuum_analyze(conn);
-  std::int64_t done = 0;
-  Stopwatch watch;
-  for (;;) {
-    auto claim_tx = conn.begin();
-    const auto claimed = claim_jobs(claim_tx, batch);
-    if (durable) {
-      claim_tx.commit();
-    } else {
-      claim_tx.commit_without_flush_wait();
-    }
-    if (claimed.size() == 0) break;
-    auto finish_tx = conn.begin();
-    complete_jobs(finish_tx, claimed);
-    finish_tx.commit();
-    done += static_cast<std::int64_t>(claimed.size());
-  }
-  const double seconds = watch.seconds();
-  if (done != jobs) {
-    throw MeasureFailed("claimed " + std::to_string(done) + " of " + std::to_string(jobs) +
-                        " ready jobs");
-  }
-  return per_second(static_cast<double>(done), seconds);
+  const double seconds = claim_and_finish_all(conn, batch, durable, jobs);
+  return per_second(static_cast<double>(jobs), seconds);
 }
 
 DurabilityPair sql_pair(MeasureContext& ctx, int batch, int jobs) {

@@ -83,7 +83,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-
 started_at=$SECONDS
 
 # ---- a fresh database with jobs ----------------------------------------------

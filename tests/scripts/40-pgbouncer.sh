@@ -67,8 +67,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Straight to the server, for checks and set-up.
-
 started_at=$SECONDS
 createdb "$db" || fail "createdb $db failed"
 # Migrations take a session-level advisory lock: run them on a direct
