@@ -27,7 +27,7 @@ source "$repo/scripts/lib/pg-local.sh"
 bin=${JOBRUNNER_BIN_DIR:-$repo/build/bin}
 name=30-network-cut
 cut_user=jobrunner-cut
-table=jobrunner_network_cut
+table=jobrunner_network_cut_$$  # one per run: nft tables are host-wide
 work_ms=6000
 lease=3s
 
