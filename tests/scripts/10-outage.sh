@@ -53,7 +53,6 @@ db=outage_$$
 work=$(mktemp -d "${TMPDIR:-/tmp}/jobrunner-outage.XXXXXX")
 runner_pid=
 lock_pid=
-keep_work=${JOBRUNNER_KEEP_WORK:-0}
 
 cleanup() {
   local status=$?
@@ -73,15 +72,9 @@ cleanup() {
     pg_local_ctl start -w >/dev/null 2>&1 || say "warning: could not start PostgreSQL again"
   fi
   dropdb --if-exists --force "$db" >/dev/null 2>&1 || say "warning: could not drop database $db"
-  if ((status != 0)); then
-    show_logs "$work" 30
-  fi
-  if ((keep_work)); then say "kept $work"; else rm -rf -- "$work"; fi
-  exit "$status"
+  end_script "$status" 30
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit cleanup
 
 started_at=$SECONDS
 

@@ -44,7 +44,6 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/jobrunner-netcut.XXXXXX")
 chmod 0755 "$work"
 cut_pid=
 other_pid=
-keep_work=${JOBRUNNER_KEEP_WORK:-0}
 
 cleanup() {
   local status=$?
@@ -58,15 +57,9 @@ cleanup() {
     fi
   done
   pg_local_stop
-  if ((status != 0)); then
-    show_logs "$work" 40
-  fi
-  if ((keep_work)); then say "kept $work"; else rm -rf -- "$work"; fi
-  exit "$status"
+  end_script "$status" 40
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit cleanup
 
 started_at=$SECONDS
 

@@ -41,7 +41,6 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/jobrunner-pgbouncer.XXXXXX")
 chmod 0755 "$work"
 pids=()
 blocker_pid=
-keep_work=${JOBRUNNER_KEEP_WORK:-0}
 
 cleanup() {
   local status=$?
@@ -57,15 +56,9 @@ cleanup() {
     kill -TERM "$(cat "$work/pgbouncer.pid")" 2>/dev/null || true
   fi
   dropdb --if-exists --force "$db" >/dev/null 2>&1 || say "warning: could not drop database $db"
-  if ((status != 0)); then
-    show_logs "$work" 30
-  fi
-  if ((keep_work)); then say "kept $work"; else rm -rf -- "$work"; fi
-  exit "$status"
+  end_script "$status" 30
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit cleanup
 
 started_at=$SECONDS
 createdb "$db" || fail "createdb $db failed"

@@ -36,3 +36,20 @@ show_logs() {
     tail -n "$2" "$f" >&2
   done
 }
+
+# end_script STATUS LOG_LINES: the last step of a script's EXIT trap. On
+# failure, the tails of $work/*.log; then $work is removed (kept when
+# JOBRUNNER_KEEP_WORK=1); exits with STATUS.
+end_script() {
+  (($1 == 0)) || show_logs "$work" "$2"
+  if ((${JOBRUNNER_KEEP_WORK:-0})); then say "kept $work"; else rm -rf -- "$work"; fi
+  exit "$1"
+}
+
+# on_exit FUNCTION: FUNCTION runs when the script ends, also on SIGINT or
+# SIGTERM (which end it with 130 or 143).
+on_exit() {
+  trap "$1" EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
