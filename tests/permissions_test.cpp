@@ -216,7 +216,8 @@ TEST_F(PermissionsTest, the_runner_role_can_claim_finish_and_report_through_the_
   tx.exec("INSERT INTO foo_frozzle (foo, job) VALUES ($1, $2)", jobs[0].target_id, id);
   store.file_error_report(tx, jobs[0], Outcome{.kind = Outcome::Kind::unexpected, .message = "x"},
                           {{"job_id", id}});
-  pg::record_notification(tx, jobs[0], "subject", "body");
+  pg::Statements statements(tx);
+  pg::record_notification(statements, jobs[0], "subject", "body");
   EXPECT_TRUE(store.finish(tx, jobs[0], Decision{.next = JobStatus::failed, .log_line = "x"}));
   pg::finish_runner_run(tx, run, 0, 1, 0);
   tx.commit();

@@ -97,15 +97,24 @@ class LostConnectionTest : public RunRecordTest {
     return "datname = current_database() AND wait_event_type = 'Lock' AND "
            "query LIKE 'INSERT INTO foo_frozzle%'";
   }
-  // Terminates the runner's session (the one whose job waits), waiting until
-  // it has ended, from `via`.
-  void terminate_the_runners_session(pg::Connection& via) {
+  // Terminates the runner's sessions (its own, its worker's whose job waits,
+  // its lease keeper's: all of the database's but `via`'s and the lock
+  // holder's), waiting until they have ended, from `via`.
+  void terminate_the_runners_sessions(pg::Connection& via) {
+    const std::string runners = "FROM pg_stat_activity WHERE datname = current_database() AND "
+                                "pid <> pg_backend_pid() AND pid <> $1 AND "
+                                "backend_type = 'client backend'";
+    const auto holder = holder_->backend_pid();
     auto tx = via.begin();
-    const auto rows = tx.exec("SELECT count(*) FILTER (WHERE ended) AS n FROM (SELECT "
-                              "pg_terminate_backend(pid, 10000) AS ended FROM pg_stat_activity "
-                              "WHERE " + waiting_job() + ") AS s");
+    const auto rows = tx.exec("SELECT count(*) FILTER (WHERE signalled) AS n FROM (SELECT "
+                              "pg_terminate_backend(pid) AS signalled " + runners + ") AS s",
+                              holder);
     tx.commit();
-    ASSERT_EQ(rows.at(0).integer("n"), 1);
+    ASSERT_GE(rows.at(0).integer("n"), 2);
+    ASSERT_TRUE(eventually([&] {
+      auto check = via.begin();
+      return check.exec("SELECT count(*) AS n " + runners, holder).at(0).integer("n") == 0;
+    })) << "the runner's sessions did not end";
   }
   ProcessResult wait_for_the_runner() {
     EXPECT_TRUE(runner_->exited_within(60s)) << "the runner did not exit";
@@ -123,7 +132,7 @@ class LostConnectionTest : public RunRecordTest {
 TEST_F(LostConnectionTest, a_lost_connection_is_recorded_as_75_on_a_new_connection) {
   start_a_run_whose_job_waits_for_a_lock();
   auto admin = db.connect();
-  terminate_the_runners_session(admin);
+  terminate_the_runners_sessions(admin);
 
   const auto result = wait_for_the_runner();
 
@@ -149,7 +158,7 @@ TEST_F(LostConnectionTest, when_no_new_connection_works_either_the_log_says_the_
   };
   auto admin = db.connect();
   allow_connections(false);
-  terminate_the_runners_session(admin);
+  terminate_the_runners_sessions(admin);
 
   const auto result = wait_for_the_runner();
   allow_connections(true);

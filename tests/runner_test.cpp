@@ -3,6 +3,7 @@
 // their lease while they run.
 #include <chrono>
 #include <thread>
+#include <type_traits>
 #include <functional>
 #include <memory>
 #include <ostream>
@@ -23,12 +24,12 @@ using namespace std::chrono_literals;
 using testing::DatabaseTest;
 
 // What a fake job does in run(): it gets the job and the job's transaction.
-using JobBody = std::function<void(const Job&, pg::Transaction&)>;
+using JobBody = std::function<void(const Job&, pg::Statements&)>;
 
 class FakeJob : public RunnableJob {
  public:
   FakeJob(Job job, JobBody body) : RunnableJob(std::move(job)), body_(std::move(body)) {}
-  void run(pg::Transaction& tx) override { body_(job(), tx); }
+  void run(pg::Statements& tx) override { body_(job(), tx); }
 
  private:
   JobBody body_;
@@ -42,14 +43,14 @@ JobType fake_type(JobBody body) {
 }
 
 // The job's work: one foo_frozzle row, written in the job's transaction.
-void frozzle(const Job& job, pg::Transaction& tx) {
+void frozzle(const Job& job, pg::Statements& tx) {
   tx.exec("INSERT INTO foo_frozzle (foo, job) VALUES ($1, $2)", job.target_id, job.id);
 }
 
 // Writes its work, then ends with `Error` (or succeeds when Error is void).
 template <typename Error>
 JobType frozzle_then_throw(const std::string& message = "fake job says no") {
-  return fake_type([message](const Job& job, pg::Transaction& tx) {
+  return fake_type([message](const Job& job, pg::Statements& tx) {
     frozzle(job, tx);
     throw Error(message);
   });
@@ -214,9 +215,9 @@ TEST_F(RunnerTest, a_user_error_fails_the_job_and_notifies_its_requester_without
 // transaction (e.g. written a notice, or run a statement that fails).
 class FailingHook : public NotificationHook {
  public:
-  explicit FailingHook(std::function<void(pg::Transaction&, const Job&)> before = {})
+  explicit FailingHook(std::function<void(pg::Statements&, const Job&)> before = {})
       : before_(std::move(before)) {}
-  void notify_user_error(pg::Transaction& tx, const Job& job, const std::string&) override {
+  void notify_user_error(pg::Statements& tx, const Job& job, const std::string&) override {
     ++calls;
     if (before_) before_(tx, job);
     throw std::runtime_error("the mailer is down");
@@ -224,7 +225,7 @@ class FailingHook : public NotificationHook {
   int calls = 0;
 
  private:
-  std::function<void(pg::Transaction&, const Job&)> before_;
+  std::function<void(pg::Statements&, const Job&)> before_;
 };
 
 class FailingHookTest : public RunnerTest {
@@ -275,7 +276,7 @@ TEST_F(FailingHookTest, a_hook_that_throws_leaves_the_job_failed_and_files_an_er
 }
 
 TEST_F(FailingHookTest, the_rows_a_hook_wrote_before_it_threw_are_rolled_back) {
-  FailingHook failing([](pg::Transaction& tx, const Job& job) {
+  FailingHook failing([](pg::Statements& tx, const Job& job) {
     pg::record_notification(tx, job, "a notice that must not remain", "body");
   });
   expect_the_hook_failure_changes_nothing_but_the_notice(failing);
@@ -284,7 +285,7 @@ TEST_F(FailingHookTest, the_rows_a_hook_wrote_before_it_threw_are_rolled_back) {
 TEST_F(FailingHookTest, a_hook_whose_statement_fails_does_not_abort_the_failures_transaction) {
   // A failed statement aborts the whole transaction, unless a savepoint
   // takes it back.
-  FailingHook failing([](pg::Transaction& tx, const Job& job) {
+  FailingHook failing([](pg::Statements& tx, const Job& job) {
     pg::record_notification(tx, job, "a notice that must not remain", "body");
     tx.exec("INSERT INTO no_such_table VALUES (1)");
   });
@@ -362,10 +363,68 @@ INSTANTIATE_TEST_SUITE_P(
                     3}),
     [](const ::testing::TestParamInfo<FailureCase>& case_info) { return case_info.param.name; });
 
+// ---- A job cannot end its own transaction --------------------------------------
+
+// A job's handle (pg::Statements) runs statements and savepoints and has no
+// commit or rollback, so a job cannot keep its work and then fail: the code
+// does not compile. (The checks on pg::Transaction show that the concepts
+// would see the members.)
+template <typename T>
+concept CanCommit = requires(T& t) { t.commit(); } || requires(T& t) { t.commit_without_flush_wait(); };
+template <typename T>
+concept CanRollBack = requires(T& t) { t.abort(); } || requires(T& t) { t.rollback(); };
+template <typename T>
+concept CanReachTheTransaction = requires(T& t) { t.transaction(); } || requires(T& t) { t.tx_; };
+static_assert(!CanCommit<pg::Statements>);
+static_assert(!CanRollBack<pg::Statements>);
+static_assert(!CanReachTheTransaction<pg::Statements>);
+static_assert(!std::is_copy_constructible_v<pg::Statements>);
+static_assert(CanCommit<pg::Transaction>);
+static_assert(std::is_same_v<decltype(&RunnableJob::run), void (RunnableJob::*)(pg::Statements&)>);
+
+// COMMIT or ROLLBACK sent as SQL would end the transaction behind the
+// runner's back: the statement is refused right after it ran, and the job
+// fails with an error report (not as it asked: its UserError is never
+// thrown). What it wrote before the COMMIT is committed: the report says so.
+TEST_F(RunnerTest, a_job_that_sends_commit_as_sql_fails_with_an_error_report) {
+  const auto id = enqueue();
+  const auto type = fake_type([](const Job& job, pg::Statements& tx) {
+    frozzle(job, tx);
+    tx.exec("COMMIT");
+    throw UserError("not reached: the COMMIT is refused first");
+  });
+
+  const auto stats = run_once(type);
+
+  EXPECT_EQ(stats.completed, 0);
+  EXPECT_EQ(status_of(id), kFailed);
+  EXPECT_EQ(error_reports_of(id), 1);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM error_report WHERE job = $1 AND message LIKE "
+                      "'%must not end its transaction%committed without it%'",
+                      id),
+            1);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM job_notification WHERE job = $1", id), 0)
+      << "the user error was never thrown";
+}
+
+TEST_F(RunnerTest, a_job_that_sends_rollback_as_sql_fails_and_keeps_nothing) {
+  const auto id = enqueue();
+  const auto type = fake_type([](const Job& job, pg::Statements& tx) {
+    frozzle(job, tx);
+    tx.exec("ROLLBACK");
+  });
+
+  run_once(type);
+
+  EXPECT_EQ(status_of(id), kFailed);
+  EXPECT_EQ(error_reports_of(id), 1);
+  EXPECT_EQ(frozzles_of(id), 0);
+}
+
 TEST_F(RunnerTest, work_written_by_a_job_that_succeeds_commits_with_its_status) {
   const auto id = enqueue();
   // Several writes, all in the job's transaction.
-  const auto type = fake_type([](const Job& job, pg::Transaction& tx) {
+  const auto type = fake_type([](const Job& job, pg::Statements& tx) {
     frozzle(job, tx);
     tx.exec("UPDATE foo SET name = 'frozzled' WHERE id = $1", job.target_id);
   });
@@ -446,7 +505,7 @@ TEST_F(RunnerTest, run_once_rescues_expired_leases_before_claiming) {
 // it is rescued (WAITING, lease cleared), from another connection.
 JobType rescued_while_running(const testing::TestDatabase& db, bool then_fail) {
   const auto conninfo = db.conninfo();
-  return fake_type([conninfo, then_fail](const Job& job, pg::Transaction& tx) {
+  return fake_type([conninfo, then_fail](const Job& job, pg::Statements& tx) {
     {
       auto other = pg::Connection::open(conninfo);
       auto other_tx = other.begin();
@@ -465,7 +524,7 @@ JobType rescued_while_running(const testing::TestDatabase& db, bool then_fail) {
 // Another session overwrites the lease token while the job runs.
 JobType stolen_while_running(const testing::TestDatabase& db, bool then_fail) {
   const auto conninfo = db.conninfo();
-  return fake_type([conninfo, then_fail](const Job& job, pg::Transaction& tx) {
+  return fake_type([conninfo, then_fail](const Job& job, pg::Statements& tx) {
     {
       auto other = pg::Connection::open(conninfo);
       auto other_tx = other.begin();
@@ -554,7 +613,7 @@ TEST_F(RunnerTest, run_once_stops_claiming_when_max_runtime_passes_during_a_job)
   // ends, however quickly the runner got to it; the runner then stops. (Its
   // first claim must come within those 5 s: a generous bound.)
   constexpr auto max_runtime = 5s;
-  const auto slow = fake_type([&](const Job& job, pg::Transaction& tx) {
+  const auto slow = fake_type([&](const Job& job, pg::Statements& tx) {
     std::this_thread::sleep_for(max_runtime);
     frozzle(job, tx);
   });

@@ -13,7 +13,7 @@
 
 namespace jobrunner::foo {
 
-void DoFooJob::run(pg::Transaction& tx) {
+void DoFooJob::run(pg::Statements& db) {
   const Job& j = job();
   if (j.target_id == 0) {
     throw std::runtime_error("job " + std::to_string(j.id) + " has no foojob row");
@@ -36,7 +36,7 @@ void DoFooJob::run(pg::Transaction& tx) {
     std::this_thread::sleep_for(std::chrono::milliseconds(work_ms));
   }
   // The job's own work, in the job's transaction.
-  tx.exec("INSERT INTO foo_frozzle (foo, job) VALUES ($1, $2)", j.target_id, j.id);
+  db.exec("INSERT INTO foo_frozzle (foo, job) VALUES ($1, $2)", j.target_id, j.id);
 
   const auto outcome = meta.value("outcome", std::string("success"));
   const auto message = meta.value("message", "requested by the job's metadata (" + outcome + ")");

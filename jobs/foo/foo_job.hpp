@@ -33,7 +33,7 @@ enum class FooJobType : int {
 class DoFooJob : public RunnableJob {
  public:
   using RunnableJob::RunnableJob;
-  void run(pg::Transaction& tx) override;
+  void run(pg::Statements& db) override;
   // Adds foo_id and foo_job_type to job_id and job_type.
   nlohmann::json oops_vars() const override;
 };

@@ -114,13 +114,24 @@ FROM job AS j
 WHERE j.job_type = $1 AND j.status = 0 AND j.scheduled_start > now()
 
 -- name: job_give_back
--- A runner stopping gracefully returns a job it could not finish in time:
--- WAITING and ready now, its attempt not counted. Fenced like job_finish.
+-- A runner stopping returns jobs it holds but did not run or could not
+-- finish in time (ids $1, lease tokens $2, log lines $3): WAITING and ready
+-- now, their attempts not counted. Fenced like job_finish; returns the ids
+-- given back. Locks in id order, as job_heartbeat does.
+WITH back AS (
+    SELECT j.id, b.line FROM job AS j
+    JOIN unnest($1::bigint[], $2::uuid[], $3::text[]) AS b(id, token, line)
+      ON j.id = b.id AND j.lease_token = b.token
+    WHERE j.status = 1
+    ORDER BY j.id
+    FOR NO KEY UPDATE OF j
+)
 UPDATE job AS j
 SET status = 0, attempt_count = greatest(j.attempt_count - 1, 0),
     lease_expires = NULL, lease_owner = NULL, lease_token = NULL,
-    log = job_log_append(j.log, $3::text, $4::integer)
-WHERE j.id = $1 AND j.status = 1 AND j.lease_token = $2::uuid
+    log = job_log_append(j.log, back.line, $4::integer)
+FROM back
+WHERE j.id = back.id
 RETURNING j.id
 
 -- name: job_append_log

@@ -168,18 +168,27 @@ int runner_main(int argc, char** argv, const JobType& type) {
       ->check(duration_validator());
   app.add_option("--concurrency", options.concurrency,
                  "Run up to N jobs at once (threads, each with its own database connection; "
-                 "with --isolate, N child processes). One claim takes as many ready jobs as "
-                 "there are free slots")
+                 "with --isolate, N child processes)")
       ->type_name("N")
       ->check(CLI::Range(1, kMaxConcurrency))
+      ->capture_default_str();
+  app.add_option("--prefetch", options.prefetch,
+                 "Claim up to N jobs ahead of the free workers into a local queue, so claims "
+                 "and completions take many jobs per transaction. A more urgent job enqueued "
+                 "later waits behind at most N; one runner holds at most --concurrency + N "
+                 "jobs, which other runners cannot take; prefetched jobs are given back at "
+                 "once on SIGTERM. 0: claim only for free workers")
+      ->type_name("N")
+      ->check(CLI::Range(0, kMaxPrefetch))
       ->capture_default_str();
   app.add_flag("--isolate", isolate,
                std::string("Run each job in a forked child process, so a crash, hang or leak "
                            "costs one job, not the runner") +
                    (type.spec.isolate ? " (on by default for this type)" : ""));
   app.add_option("--job-timeout", job_timeout,
-                 "With isolation: kill a job that runs longer (SIGTERM, then SIGKILL); it is "
-                 "retried or failed by its policy, with an error report. At least " +
+                 "Isolated jobs: kill a job that runs longer (SIGTERM, then SIGKILL 3s later); "
+                 "it is retried or failed by its policy, with an error report. In-process "
+                 "jobs: a deadline they can read (RunnableJob::deadline). At least " +
                      format_duration(kMinJobTimeout))
       ->check(duration_validator(kMinJobTimeout, "a job must have time to start"));
   app.add_option("--memory-limit", memory_limit,
@@ -187,8 +196,9 @@ int runner_main(int argc, char** argv, const JobType& type) {
                  "e.g. 512M; the runner itself stays unlimited")
       ->check(byte_size_validator());
   app.add_option("--grace", grace,
-                 "After SIGTERM/SIGINT: how long the running job may take to finish; 0s: give "
-                 "it back at once")
+                 "After SIGTERM/SIGINT: how long the running jobs may take to finish before "
+                 "they are given back (prefetched ones are given back at once); 0s: give them "
+                 "back at once")
       ->check(duration_validator())
       ->capture_default_str();
   app.add_flag("--daemon", daemon,

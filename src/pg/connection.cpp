@@ -201,6 +201,34 @@ std::exception_ptr Transaction::try_in_savepoint(const std::function<void()>& bo
   return error;
 }
 
+namespace {
+// libpqxx 6.4 hands out libpq's PGconn (for PQtransactionStatus) only to
+// pqxx::largeobject, as a protected static.
+struct RawConnection : pqxx::largeobject {
+  using pqxx::largeobject::raw_connection;
+};
+}  // namespace
+
+bool Transaction::open_on_server() const {
+  auto* raw = RawConnection::raw_connection(impl_->work);
+  const auto status = raw == nullptr ? PQTRANS_UNKNOWN : PQtransactionStatus(raw);
+  return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE;
+}
+
+Rows Statements::exec_params(std::string_view sql, const Params& params) {
+  auto rows = tx_.exec_params(sql, params);
+  if (!tx_.open_on_server()) {
+    throw Error("a job's SQL must not end its transaction (COMMIT, ROLLBACK or the like): the "
+                "runner commits the job's work with its status. What the job wrote before that "
+                "statement was committed without it");
+  }
+  return rows;
+}
+
+std::exception_ptr Statements::try_in_savepoint(const std::function<void()>& body) {
+  return tx_.try_in_savepoint(body);
+}
+
 void Transaction::commit() {
   try {
     impl_->work.commit();
@@ -332,6 +360,21 @@ int Connection::await_notifications(std::chrono::milliseconds timeout) {
       const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
       impl_->conn.await_notification(static_cast<long>(micros / 1000000),
                                      static_cast<long>(micros % 1000000));
+    }
+  } catch (...) {
+    impl_->rethrow("waiting for notifications");
+  }
+  return std::exchange(impl_->pending_notifications, 0);
+}
+
+int Connection::await_notifications(std::chrono::milliseconds timeout, int wake_fd) {
+  try {
+    impl_->conn.get_notifs();
+    if (impl_->pending_notifications == 0 && timeout.count() > 0) {
+      pollfd fds[2] = {{impl_->conn.sock(), POLLIN, 0}, {wake_fd, POLLIN, 0}};
+      if (poll(fds, 2, static_cast<int>(timeout.count())) > 0 && (fds[0].revents != 0)) {
+        impl_->conn.get_notifs();
+      }
     }
   } catch (...) {
     impl_->rethrow("waiting for notifications");

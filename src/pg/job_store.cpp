@@ -46,6 +46,14 @@ std::string attempt_line(const Job& job, const std::string& line) {
   return "attempt " + std::to_string(job.attempt_count) + ": " + line;
 }
 
+// "attempt N: <line>" for each job, as one array parameter.
+Param attempt_lines(const std::vector<Job>& jobs, const std::string& line) {
+  std::vector<std::string> lines;
+  lines.reserve(jobs.size());
+  for (const auto& job : jobs) lines.push_back(attempt_line(job, line));
+  return to_array_param(lines);
+}
+
 // The type row's fields, from a row that has them; `metadata_column` is
 // the type row's json_data under whatever name the statement gave it. A job
 // whose type row is missing keeps target_id 0: running it reports that.
@@ -310,11 +318,8 @@ std::vector<std::int64_t> JobStore::heartbeat_many(Transaction& tx, const std::v
 std::vector<std::int64_t> JobStore::complete_many(Transaction& tx, const std::vector<Job>& jobs,
                                                   const std::string& log_line) const {
   if (jobs.empty()) return {};
-  std::vector<std::string> lines;
-  lines.reserve(jobs.size());
-  for (const auto& job : jobs) lines.push_back(attempt_line(job, log_line));
   return ids_in(tx.exec(query("job_complete_many"), ids_of(jobs), tokens_of(jobs),
-                        to_array_param(lines), kJobLogLimit),
+                        attempt_lines(jobs, log_line), kJobLogLimit),
                 "id");
 }
 
@@ -338,12 +343,17 @@ bool JobStore::finish(Transaction& tx, const Job& job, const Decision& decision)
   return !rows.empty();
 }
 
-bool JobStore::give_back(Transaction& tx, const Job& job, const std::string& why) const {
+std::vector<std::int64_t> JobStore::give_back(Transaction& tx, const std::vector<Job>& jobs,
+                                              const std::string& why) const {
   check_transition(JobStatus::running, JobStatus::waiting);
-  return !tx.exec(query("job_give_back"), job.id, job.lease_token,
-                  "attempt " + std::to_string(job.attempt_count) + " given back: " + why,
-                  kJobLogLimit)
-              .empty();
+  if (jobs.empty()) return {};
+  return ids_in(tx.exec(query("job_give_back"), ids_of(jobs), tokens_of(jobs),
+                        attempt_lines(jobs, "given back: " + why), kJobLogLimit),
+                "id");
+}
+
+bool JobStore::give_back(Transaction& tx, const Job& job, const std::string& why) const {
+  return !give_back(tx, std::vector<Job>{job}, why).empty();
 }
 
 void JobStore::append_log(Transaction& tx, const Job& job, const std::string& line) const {
@@ -414,9 +424,9 @@ std::vector<ErrorReport> list_error_reports(Transaction& tx, std::optional<std::
   return reports;
 }
 
-std::int64_t record_notification(Transaction& tx, const Job& job, const std::string& subject,
+std::int64_t record_notification(Statements& db, const Job& job, const std::string& subject,
                                  const std::string& body) {
-  return tx.exec(query("job_notification_insert"), job.id, job.requester, subject, body)
+  return db.exec(query("job_notification_insert"), job.id, job.requester, subject, body)
       .front()
       .integer("id");
 }

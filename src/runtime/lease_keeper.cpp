@@ -1,29 +1,23 @@
 #include "lease_keeper.hpp"
 
-#include <unistd.h>
-
 #include <spdlog/spdlog.h>
 
 #include <vector>
 
-#include "jobrunner/runtime/stop_signal.hpp"
 
 namespace jobrunner {
 namespace {
 
-// How often the keeper looks for a stop request.
+// How often the keeper looks for leases that certainly expired.
 constexpr Duration kTick{50};
 
 }  // namespace
 
 LeaseKeeper::LeaseKeeper(std::string conninfo, const pg::JobStore& store, Duration lease,
-                         Duration grace, BeforeExit before_exit,
                          std::optional<TypeLockHold> type_lock)
     : conninfo_(std::move(conninfo)),
       store_(store),
       lease_(lease),
-      grace_(grace),
-      before_exit_(std::move(before_exit)),
       type_lock_token_(type_lock ? std::optional(type_lock->token) : std::nullopt),
       type_lock_lease_(type_lock ? type_lock->lease : lease),
       // Taken before this constructor ran: it expires no later than this.
@@ -41,19 +35,24 @@ LeaseKeeper::~LeaseKeeper() {
 
 // Called once the claim committed: the lease runs out no later than a lease
 // from now.
-void LeaseKeeper::hold(const Job& job) {
+void LeaseKeeper::hold(const std::vector<Job>& jobs) {
+  const auto expired_by = Clock::now() + lease_;
   std::lock_guard lock(mutex_);
-  held_.insert_or_assign(job.id, Held{job, Clock::now() + lease_});
-}
-
-void LeaseKeeper::mark_ran(std::int64_t job_id) {
-  std::lock_guard lock(mutex_);
-  if (auto it = held_.find(job_id); it != held_.end()) it->second.ran = true;
+  for (const auto& job : jobs) held_.insert_or_assign(job.id, Held{job, expired_by});
 }
 
 void LeaseKeeper::release(std::int64_t job_id) {
   std::lock_guard lock(mutex_);
   held_.erase(job_id);
+}
+
+std::vector<Job> LeaseKeeper::held() const {
+  std::vector<Job> jobs;
+  std::lock_guard lock(mutex_);
+  for (const auto& [id, held] : held_) {
+    if (!held.lost) jobs.push_back(held.job);
+  }
+  return jobs;
 }
 
 bool LeaseKeeper::abandoned(std::int64_t job_id) const {
@@ -70,21 +69,9 @@ pg::Connection& LeaseKeeper::connection() {
 void LeaseKeeper::loop() {
   const auto interval = std::max(std::min(lease_, type_lock_lease_) / 3, Duration(10));
   auto next_heartbeat = Clock::now() + interval;
-  std::optional<Clock::time_point> give_back_at;
   std::unique_lock lock(mutex_);
   while (!wake_.wait_for(lock, kTick, [this] { return stop_; })) {
     const auto now = Clock::now();
-    if (!give_back_at && stop_requested()) {
-      give_back_at = now + grace_;
-      if (!held_.empty()) {
-        spdlog::info("stop requested; waiting up to {} for {} running job(s) to finish",
-                     format_duration(grace_), held_.size());
-      }
-    }
-    if (give_back_at && now >= *give_back_at && !held_.empty()) {
-      lock.unlock();
-      give_back_and_exit();
-    }
     if (now >= next_heartbeat) {
       next_heartbeat = now + interval;
       lock.unlock();
@@ -167,7 +154,7 @@ void LeaseKeeper::abandon_expired(Clock::time_point now) {
   }
   std::lock_guard lock(mutex_);
   for (auto& [id, held] : held_) {
-    if (held.ran || held.abandoned || now < held.expired_by) continue;
+    if (held.abandoned || now < held.expired_by) continue;
     held.abandoned = true;
     held.lost = true;
     spdlog::error("job {}: abandoning attempt {}: its lease ({}) has certainly expired without "
@@ -176,42 +163,6 @@ void LeaseKeeper::abandon_expired(Clock::time_point now) {
                   id, held.job.attempt_count, format_duration(lease_),
                   last_failure_.empty() ? "none seen" : last_failure_);
   }
-}
-
-// Gives back first, then kills: a worker that sees its child die records a
-// failure only through a finish fenced by the lease, which is gone by then.
-void LeaseKeeper::give_back_and_exit() {
-  std::vector<Job> ran, running;
-  {
-    std::lock_guard lock(mutex_);
-    for (const auto& [id, held] : held_) (held.ran ? ran : running).push_back(held.job);
-  }
-  try {
-    auto tx = connection().begin();
-    store_.complete_many(tx, ran, "completed (recorded at shutdown)");
-    for (const auto& job : running) {
-      if (store_.give_back(tx, job, "the runner stopped before the job finished")) {
-        spdlog::warn("job {}: still running after the {} grace period; given back (WAITING, "
-                     "attempt not counted)",
-                     job.id, format_duration(grace_));
-      }
-    }
-    tx.commit();
-  } catch (const std::exception& e) {
-    spdlog::error("cannot give back {} job(s) ({}); they are rescued when their leases expire",
-                  running.size() + ran.size(), e.what());
-  }
-  kill_running_children();
-  try {
-    if (before_exit_) before_exit_(connection());
-  } catch (const std::exception& e) {
-    spdlog::error("cannot record the end of the run: {}", e.what());
-  }
-  spdlog::info("stopped by signal");
-  spdlog::default_logger()->flush();
-  // A graceful stop exits 0. The jobs' own transactions die with this
-  // process's connections, so the server rolls their work back.
-  _exit(0);
 }
 
 }  // namespace jobrunner

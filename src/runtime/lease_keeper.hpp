@@ -10,11 +10,7 @@
 //    says so: an isolated job's process is killed, nothing is recorded for
 //    it) and stops extending it; a lost cron lock is reported by
 //    type_lock_lost();
-//  - after a stop signal, once the grace period has passed with jobs still
-//    held, it records COMPLETED for the jobs that ran but await a batched
-//    completion, gives the others back (WAITING, attempt not counted), kills
-//    the isolated jobs' processes, calls `before_exit` on its connection
-//    (e.g. to record the end of the run) and ends the process with 0.
+//  - it writes no job's state: ends and give-backs are the completer's.
 
 #include <atomic>
 #include <chrono>
@@ -22,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <vector>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -37,21 +34,20 @@ namespace jobrunner {
 
 class LeaseKeeper {
  public:
-  using BeforeExit = std::function<void(pg::Connection&)>;
   // `type_lock`: the cron lock this run holds, if any (token, lease).
-  LeaseKeeper(std::string conninfo, const pg::JobStore& store, Duration lease, Duration grace,
-              BeforeExit before_exit = {},
+  LeaseKeeper(std::string conninfo, const pg::JobStore& store, Duration lease,
               std::optional<TypeLockHold> type_lock = {});
   ~LeaseKeeper();
   LeaseKeeper(const LeaseKeeper&) = delete;
   LeaseKeeper& operator=(const LeaseKeeper&) = delete;
 
-  // The runner claimed the job / the job ran and awaits a batched completion
-  // (still held) / the runner no longer holds it (its end was recorded, or
-  // it is left for a rescue).
-  void hold(const Job& job);
-  void mark_ran(std::int64_t job_id);
+  // The runner claimed the jobs (prefetched or running) / no longer holds
+  // the job (its end was written, it was given back, or it is left for a
+  // rescue).
+  void hold(const std::vector<Job>& jobs);
   void release(std::int64_t job_id);
+  // The jobs held whose leases are not known lost.
+  std::vector<Job> held() const;
   // True once the keeper gave up the job's attempt: its lease has certainly
   // expired while it could not be extended.
   bool abandoned(std::int64_t job_id) const;
@@ -64,14 +60,11 @@ class LeaseKeeper {
   void loop();
   void heartbeat();
   void abandon_expired(Clock::time_point now);
-  [[noreturn]] void give_back_and_exit();
   pg::Connection& connection();
 
   const std::string conninfo_;
   const pg::JobStore& store_;
   const Duration lease_;
-  const Duration grace_;
-  BeforeExit before_exit_;
   std::optional<pg::Connection> conn_;  // the keeper thread's only
 
   mutable std::mutex mutex_;
@@ -80,7 +73,6 @@ class LeaseKeeper {
     // By then the lease has expired for sure, unless extended: the last
     // claim or extension acknowledged, plus the lease.
     Clock::time_point expired_by;
-    bool ran = false;        // awaits a batched completion
     bool lost = false;       // its lease was taken or abandoned: no longer extended
     bool abandoned = false;  // given up by abandon_expired()
   };

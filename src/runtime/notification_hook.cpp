@@ -6,10 +6,10 @@
 
 namespace jobrunner {
 
-void RecordingNotificationHook::notify_user_error(pg::Transaction& tx, const Job& job,
+void RecordingNotificationHook::notify_user_error(pg::Statements& db, const Job& job,
                                                   const std::string& message) {
   const std::string subject = "Job " + std::to_string(job.id) + " (" + job.job_type + ") failed";
-  const auto id = pg::record_notification(tx, job, subject, message);
+  const auto id = pg::record_notification(db, job, subject, message);
   spdlog::info("job {}: notified requester {} (notice {}): {}", job.id,
                job.requester.value_or("(none)"), id, message);
 }

@@ -127,11 +127,43 @@ class Transaction {
   // back, e.g. on a lost connection: the transaction is lost then.
   std::exception_ptr try_in_savepoint(const std::function<void()>& body);
 
+  // True while the server still has this transaction open: false once a
+  // COMMIT or ROLLBACK sent as SQL ended it behind this object's back (or
+  // the connection is gone). No round trip.
+  bool open_on_server() const;
+
  private:
   friend class Connection;
   struct Impl;
   explicit Transaction(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+};
+
+// The statements of a transaction that its holder does not own: a job's
+// work, a hook's notice. It runs statements and savepoints, and cannot
+// commit or roll back: the owner (the runner) does, together with the job's
+// status. A statement that ends the transaction itself (COMMIT or ROLLBACK
+// sent as SQL) is refused after the fact: exec throws Error, so the job
+// fails with an error report instead of completing without its status.
+// Valid only during the call it was handed to.
+class Statements {
+ public:
+  explicit Statements(Transaction& tx) noexcept : tx_(tx) {}
+  Statements(const Statements&) = delete;
+  Statements& operator=(const Statements&) = delete;
+
+  template <typename... Args>
+  Rows exec(std::string_view sql, Args&&... args) {
+    return exec_params(sql, Params{to_param(std::forward<Args>(args))...});
+  }
+  Rows exec_params(std::string_view sql, const Params& params);
+  std::string quote_name(std::string_view name) const { return tx_.quote_name(name); }
+  // As Transaction::try_in_savepoint: `body` runs its statements through
+  // this object; if it throws, only its writes are undone.
+  std::exception_ptr try_in_savepoint(const std::function<void()>& body);
+
+ private:
+  Transaction& tx_;
 };
 
 // One libpq connection; use one per thread.
@@ -166,6 +198,9 @@ class Connection {
   // returns how many arrived since the last call (0 after the timeout),
   // without waiting if some already had. Throws DatabaseUnavailable.
   int await_notifications(std::chrono::milliseconds timeout);
+  // The same, and returns early (0) as soon as `wake_fd` becomes readable
+  // (an eventfd another thread signals); the caller drains wake_fd.
+  int await_notifications(std::chrono::milliseconds timeout, int wake_fd);
 
  private:
   struct Impl;

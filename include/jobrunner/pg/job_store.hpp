@@ -93,8 +93,13 @@ class JobStore {
   // nullopt when none is scheduled.
   std::optional<Duration> next_due(Transaction& tx) const;
 
-  // Returns a RUNNING job this runner holds to WAITING without counting the
-  // attempt (graceful shutdown); false when the lease was already lost.
+  // Returns RUNNING jobs this runner holds to WAITING without counting their
+  // attempts (graceful shutdown), in one statement, logging "attempt N given
+  // back: <why>"; returns the ids given back (a job missing there had lost
+  // its lease).
+  std::vector<std::int64_t> give_back(Transaction& tx, const std::vector<Job>& jobs,
+                                      const std::string& why) const;
+  // The same for one job; false when its lease was already lost.
   bool give_back(Transaction& tx, const Job& job, const std::string& why) const;
 
   // Adds a line to the job's log (e.g. the tail of an isolated job's stderr).
@@ -165,7 +170,7 @@ std::vector<ErrorReport> list_error_reports(Transaction& tx, std::optional<std::
                                             int limit);
 
 // Records a notice for the requester of a job (job_notification).
-std::int64_t record_notification(Transaction& tx, const Job& job, const std::string& subject,
+std::int64_t record_notification(Statements& db, const Job& job, const std::string& subject,
                                  const std::string& body);
 
 // The runner_run row of one run of a runner.

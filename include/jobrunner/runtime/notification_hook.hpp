@@ -19,7 +19,7 @@ namespace jobrunner {
 //    (error_type "NotificationHookFailed", with the user error's message and
 //    the hook's), and the job's outcome commits unchanged: FAILED, the same
 //    attempt_count, never run again because of the hook.
-//  - It must not commit, nor keep `tx` beyond the call. Work outside the
+//  - It cannot commit (`db` has no commit), and must not keep `db` beyond the call. Work outside the
 //    database (sending mail) belongs in a later job, not here: the
 //    transaction may still roll back after the hook returned.
 //  - Only a lost connection (the savepoint cannot be rolled back) ends the
@@ -27,14 +27,14 @@ namespace jobrunner {
 class NotificationHook {
  public:
   virtual ~NotificationHook() = default;
-  virtual void notify_user_error(pg::Transaction& tx, const Job& job, const std::string& message) = 0;
+  virtual void notify_user_error(pg::Statements& db, const Job& job, const std::string& message) = 0;
 };
 
 // The default: records the notice in job_notification (for a mailer to send)
 // and logs it.
 class RecordingNotificationHook : public NotificationHook {
  public:
-  void notify_user_error(pg::Transaction& tx, const Job& job, const std::string& message) override;
+  void notify_user_error(pg::Statements& db, const Job& job, const std::string& message) override;
 };
 
 }  // namespace jobrunner

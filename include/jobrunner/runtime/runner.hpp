@@ -36,6 +36,11 @@ struct TypeLockHold {
 // jobs' --lease.
 inline constexpr Duration kMaxTypeLockLease = std::chrono::seconds(30);
 
+// The default of RunnerOptions::prefetch (chosen by measurement:
+// docs/performance.md) and its most.
+inline constexpr int kDefaultPrefetch = 64;
+inline constexpr int kMaxPrefetch = 10000;
+
 struct RunnerOptions {
   int limit = 0;                          // jobs to run at most; 0 = all ready
   std::optional<Duration> max_runtime;    // stop claiming after this long
@@ -51,14 +56,23 @@ struct RunnerOptions {
   // How many jobs run at once (threads, each with its own connection; with
   // isolation, as many child processes). More than 1 needs conninfo.
   int concurrency = 1;
+  // How many jobs a runner claims ahead of its free workers, into a local
+  // queue (needs conninfo; without it jobs are claimed one at a time). The
+  // claims and the writes of completions then take many jobs per
+  // transaction. The price: a job enqueued later with a more urgent
+  // priority waits behind at most this many, and one runner holds up to
+  // concurrency + prefetch jobs that other runners cannot take.
+  // Prefetched jobs are held by the same heartbeats as running ones, and
+  // given back at once when the run stops.
+  int prefetch = kDefaultPrefetch;
   // Isolation; each defaults to the type's (JobTypeSpec).
   std::optional<bool> isolate;
   std::optional<Duration> job_timeout;
   std::optional<std::uint64_t> memory_limit;
   // After SIGTERM/SIGINT: how long the running jobs may take to finish before
   // they are given back (WAITING, the attempt not counted) and the process
-  // exits 0, after calling before_exit on the keeper's connection with the
-  // figures so far.
+  // exits 0, after calling before_exit on the runner's connection with the
+  // figures so far. (Prefetched jobs are given back at once.)
   Duration grace = std::chrono::seconds(30);
   std::function<void(pg::Connection&, const RunStats&)> before_exit;
   // Daemon mode: the longest wait when no job is ready (new jobs wake the
@@ -107,14 +121,16 @@ inline constexpr Duration kMinPollInterval = std::chrono::milliseconds(100);
 void check_job_type_spec(const JobTypeSpec& spec);
 // Throws ConfigError naming the setting when `options` set a lease, job
 // timeout or poll interval below its minimum, or a concurrency outside 1 to
-// kMaxConcurrency (more than 1 needs conninfo). max_runtime and grace may be
+// kMaxConcurrency (more than 1 needs conninfo), or a prefetch outside 0 to
+// kMaxPrefetch. max_runtime and grace may be
 // 0 here: a run that stops claiming at once, a stop that gives back at once.
 void check_runner_options(const RunnerOptions& options);
 
 class Runner {
  public:
-  // `conn` is the runner's own connection: it claims, rescues and (with
-  // concurrency 1) runs the jobs. A daemon that reconnects replaces it.
+  // `conn` is the runner's own connection: it claims, rescues and writes
+  // the ends of the attempts (and, without conninfo, runs the jobs). A
+  // daemon that reconnects replaces it.
   // Throws ConfigError for a spec or options that check_job_type_spec or
   // check_runner_options refuse.
   Runner(pg::Connection& conn, JobType type, RunnerOptions options, NotificationHook& hook);
@@ -125,7 +141,7 @@ class Runner {
   int rescue_expired();
 
   // Cron mode: rescue, then claim and run ready jobs, up to `concurrency` at
-  // once, until none is ready, the limit is reached, max_runtime has passed
+  // once and `prefetch` ahead, until none is ready, the limit is reached, max_runtime has passed
   // or a stop was requested (stop_signal.hpp). Throws DatabaseUnavailable.
   RunStats run_once();
 
@@ -145,26 +161,8 @@ class Runner {
   bool isolated() const noexcept;
 
  private:
-  struct Attempt;
-  class Loop;
-  // `abandoned` says when the attempt was given up (its lease certainly
-  // expired): an isolated job's process is then killed, and a failure is
-  // not recorded (it would be refused; the job is rescued).
-  using Abandoned = std::function<bool()>;
-  Attempt attempt_in_process(pg::Connection& conn, const Job& job);
-  Attempt attempt_in_child(pg::Connection& conn, const Job& job, const Abandoned& abandoned);
-  // Runs a claimed job on `conn` and records how it ended; true when it ran
-  // and its COMPLETED awaits a batch (JobTypeSpec::batch_completions).
-  bool run_claimed(pg::Connection& conn, const Job& job, RunStats& stats,
-                   const Abandoned& abandoned);
-  void record_failure(pg::Connection& conn, const Job& job, const Outcome& outcome,
-                      const std::string& detail, RunStats& stats);
-  RetryPolicy policy() const;
-  Duration lease() const;
-
   pg::Connection& conn_;
   JobType type_;
-  pg::JobStore store_;
   RunnerOptions options_;
   NotificationHook& hook_;
   RunStats last_stats_;

@@ -1,0 +1,129 @@
+#pragma once
+// The completer: the one writer of a job's state after its claim. It
+// decides what an ended attempt means (decide() is called here and nowhere
+// else) and owns the SQL of every such write:
+//  - a transactional job's COMPLETED: the statement, which the worker runs
+//    in the job's own transaction (the one transaction rule);
+//  - everything else a worker reports (batched completions, failures and
+//    retries, attempts lost with a connection), written by flush() in the
+//    dispatcher's transaction, many at once, together with its next claim;
+//  - give-backs at shutdown, and rescues of expired leases.
+// Workers call report() from any thread; flush(), settle() and the rest run
+// on the dispatcher's thread.
+
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <spdlog/common.h>
+
+#include "jobrunner/core/decision.hpp"
+#include "jobrunner/pg/job_store.hpp"
+#include "jobrunner/runtime/notification_hook.hpp"
+#include "jobrunner/runtime/runnable_job.hpp"
+#include "jobrunner/runtime/runner.hpp"
+
+namespace jobrunner {
+
+class LeaseKeeper;
+
+// The type's retry policy with the runner's --retry-delay.
+RetryPolicy retry_policy_of(const JobType& type, const RunnerOptions& options);
+
+// How a worker's attempt at a claimed job ended.
+struct AttemptEnd {
+  enum class Kind {
+    committed,  // its work and COMPLETED committed together (complete_in)
+    refused,    // complete_in found the lease lost: its work was rolled back
+    ran,        // a job with batch completions ended well: COMPLETED to write
+    failed,     // `outcome` says how; its work (if any) was rolled back
+    abandoned,  // given up because its lease certainly expired: nothing to write
+    left,       // an internal error, not the job's: left for a rescue
+  };
+  Job job;
+  Kind kind = Kind::committed;
+  Outcome outcome;     // failed
+  std::string detail;  // failed: appended to the log line (an isolated job's stderr)
+};
+
+class Completer {
+ public:
+  // `keeper` (may be null) holds the leases of the jobs until their end is
+  // written; `on_report` is called after each report() (to wake the
+  // dispatcher).
+  Completer(const JobType& type, RetryPolicy policy, NotificationHook& hook, LeaseKeeper* keeper,
+            std::function<void()> on_report = {});
+
+  // In the job's own transaction, before it commits: COMPLETED, fenced by
+  // the lease. False (nothing written) when the lease was lost; the caller
+  // then rolls the transaction back. Const and thread-safe: an isolated
+  // child runs it too.
+  bool complete_in(pg::Transaction& tx, const Job& job) const;
+
+  // From any thread, once the attempt's own transaction (if any) is over.
+  void report(AttemptEnd end);
+  // The reports not yet flushed: how many, and when the oldest came.
+  struct Pending {
+    std::size_t count = 0;
+    SteadyTime oldest;
+  };
+  std::optional<Pending> pending() const;
+
+  // Writes what was reported into `tx` (the dispatcher's); returns true
+  // when it wrote a failure, whose commit must then wait for the disk (an
+  // error report or a user error's notice must not vanish in a crash).
+  // Then exactly one of: settle() once tx committed (logs, counts, lets the
+  // leases go), or unsettle() when it did not (the reports are kept for the
+  // next flush; the keeper keeps extending their leases).
+  bool flush(pg::Transaction& tx);
+  void settle();
+  void unsettle();
+
+  // Returns `jobs` (claimed, not run, or running past the grace period) to
+  // WAITING without counting their attempts, in one transaction on `conn`,
+  // and lets their leases go.
+  void give_back(pg::Connection& conn, const std::vector<Job>& jobs, const std::string& why);
+
+  // Rescues the type's RUNNING jobs whose lease expired (their runner died):
+  // WAITING again, or FAILED with an error report when their attempts are
+  // spent; `batch` per transaction on `conn`. Returns how many.
+  int rescue_expired(pg::Connection& conn, int batch);
+
+  // Counts of what was written (settled) so far, and of rescues.
+  RunStats stats() const;
+
+ private:
+  // The log line and counts of an end, kept until its write committed.
+  struct Written {
+    std::int64_t job_id = 0;
+    spdlog::level::level_enum level = spdlog::level::info;
+    std::string line;
+    RunStats counts;
+  };
+  std::optional<Written> needs_no_write(const AttemptEnd& end) const;
+  void write_completions(pg::Transaction& tx, std::vector<AttemptEnd>& ran);
+  void write_failure(pg::Transaction& tx, AttemptEnd& end);
+  bool abandoned(const AttemptEnd& end) const;
+  // Logs, counts, and lets the jobs' leases go.
+  void settle(const std::vector<Written>& written, const std::vector<std::int64_t>& ids);
+
+  const JobType& type_;
+  const pg::JobStore store_;
+  const RetryPolicy policy_;
+  NotificationHook& hook_;
+  LeaseKeeper* const keeper_;
+  const std::function<void()> on_report_;
+
+  mutable std::mutex mutex_;  // guards reports_ and stats_
+  std::vector<AttemptEnd> reports_;
+  SteadyTime oldest_report_;
+  RunStats stats_;
+
+  // The dispatcher's alone: what the last flush() wrote.
+  std::vector<AttemptEnd> flushed_;
+  std::vector<Written> written_;
+};
+
+}  // namespace jobrunner

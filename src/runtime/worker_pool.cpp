@@ -1,0 +1,261 @@
+#include "worker_pool.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "child_process.hpp"
+#include "jobrunner/runtime/stop_signal.hpp"
+#include "lease_keeper.hpp"
+#include "outcome_of.hpp"
+
+namespace jobrunner {
+namespace {
+
+// What an isolated child tells its parent, one JSON object.
+constexpr std::string_view kDatabaseUnavailable = "database_unavailable";
+
+// The runner's side of RunnableJob::deadline() and stop_requested().
+class Control : public AttemptControl {
+ public:
+  Control(std::optional<Duration> timeout, const LeaseKeeper* keeper, std::int64_t job_id)
+      : keeper_(keeper), job_id_(job_id) {
+    if (timeout) deadline_ = std::chrono::steady_clock::now() + *timeout;
+  }
+  std::optional<SteadyTime> deadline() const override { return deadline_; }
+  bool stop_requested() const override {
+    return jobrunner::stop_requested() ||
+           (deadline_ && std::chrono::steady_clock::now() >= *deadline_) ||
+           (keeper_ != nullptr && keeper_->abandoned(job_id_));
+  }
+
+ private:
+  std::optional<SteadyTime> deadline_;
+  const LeaseKeeper* keeper_;
+  std::int64_t job_id_;
+};
+
+}  // namespace
+
+WorkerPool::WorkerPool(const JobType& type, const RunnerOptions& options, Completer& completer,
+                       LeaseKeeper* keeper)
+    : type_(type),
+      options_(options),
+      completer_(completer),
+      keeper_(keeper),
+      isolated_(options.isolate.value_or(type.spec.isolate)) {}
+
+WorkerPool::~WorkerPool() { close_and_join(); }
+
+void WorkerPool::start(int threads) {
+  for (int i = 0; i < threads; ++i) threads_.emplace_back([this, i] { worker_main(i); });
+}
+
+void WorkerPool::submit(std::vector<Job> jobs) {
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& job : jobs) queue_.push_back(std::move(job));
+  }
+  work_ready_.notify_all();
+}
+
+int WorkerPool::queued() const {
+  std::lock_guard lock(mutex_);
+  return static_cast<int>(queue_.size());
+}
+
+int WorkerPool::busy() const {
+  std::lock_guard lock(mutex_);
+  return busy_;
+}
+
+std::vector<Job> WorkerPool::take_queued() {
+  std::lock_guard lock(mutex_);
+  std::vector<Job> jobs(std::make_move_iterator(queue_.begin()),
+                        std::make_move_iterator(queue_.end()));
+  queue_.clear();
+  return jobs;
+}
+
+void WorkerPool::wait_for_a_worker(Duration timeout) {
+  std::unique_lock lock(mutex_);
+  job_ended_.wait_for(lock, timeout);
+}
+
+void WorkerPool::close_and_join() {
+  {
+    std::lock_guard lock(mutex_);
+    closing_ = true;
+  }
+  work_ready_.notify_all();
+  for (auto& thread : threads_) thread.join();
+  threads_.clear();
+}
+
+void WorkerPool::run_here(pg::Connection& conn, const Job& job) {
+  try {
+    completer_.report(attempt(&conn, job));
+  } catch (const DatabaseUnavailable& e) {
+    completer_.report({job, AttemptEnd::Kind::failed,
+                       {Outcome::Kind::lease_expired, "ConnectionLost",
+                        "the runner's database connection failed while it held the job: " +
+                            std::string(e.what())},
+                       {}});
+    throw;
+  }
+}
+
+void WorkerPool::worker_main(int index) {
+  std::optional<pg::Connection> conn;
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    work_ready_.wait(lock, [this] { return closing_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // closing, and nothing left to run
+    const Job job = std::move(queue_.front());
+    queue_.pop_front();
+    ++busy_;
+    lock.unlock();
+    AttemptEnd end{job, AttemptEnd::Kind::left, {}, {}};
+    try {
+      if (keeper_ != nullptr && keeper_->abandoned(job.id)) {
+        end = {job, AttemptEnd::Kind::abandoned, {},
+               "its lease expired while it waited to run (it could not be extended); not run"};
+      } else if (isolated_ || type_.spec.batch_completions) {
+        end = attempt(nullptr, job);  // needs no connection here
+      } else {
+        if (conn && !conn->idle_and_open()) {
+          spdlog::warn("worker {}: the server closed its idle connection; opening a new one",
+                       index);
+          conn.reset();
+        }
+        if (!conn) conn = pg::Connection::open(*options_.conninfo);
+        end = attempt(&*conn, job);
+      }
+    } catch (const DatabaseUnavailable& e) {
+      conn.reset();  // opened again for the next job
+      spdlog::error("worker {}: job {}: database unavailable: {}", index, job.id, e.what());
+      end = {job, AttemptEnd::Kind::failed,
+             {Outcome::Kind::lease_expired, "ConnectionLost",
+              "the runner's database connection failed while it held the job: " +
+                  std::string(e.what())},
+             {}};
+    } catch (const std::exception& e) {
+      end.detail = e.what();
+    } catch (...) {
+      end.detail = "an unknown exception";
+    }
+    completer_.report(std::move(end));
+    lock.lock();
+    --busy_;
+    job_ended_.notify_all();
+  }
+}
+
+std::optional<Duration> WorkerPool::job_timeout() const {
+  return options_.job_timeout ? options_.job_timeout : type_.spec.job_timeout;
+}
+
+AttemptEnd WorkerPool::attempt(pg::Connection* conn, const Job& job) {
+  spdlog::info("job {}: running {} (attempt {} of {}{})", job.id, type_.spec.display_name,
+               job.attempt_count, job.max_retries + 1, isolated_ ? ", isolated" : "");
+  if (isolated_) return attempt_in_child(job);
+  if (conn == nullptr && !type_.spec.batch_completions) {
+    throw ConfigError("internal error: a transactional job needs a connection");
+  }
+  return attempt_in_process(conn, keeper_, job);
+}
+
+// Runs the job in this process: its work and its COMPLETED status commit
+// together on `conn`, or neither does. A job of a type with batch
+// completions gets no transaction (`conn` may be null); its COMPLETED is
+// the completer's to write. `keeper` (may be null) tells the job when its
+// lease is lost.
+AttemptEnd WorkerPool::attempt_in_process(pg::Connection* conn, const LeaseKeeper* keeper,
+                                          const Job& job) const {
+  using Kind = AttemptEnd::Kind;
+  try {
+    auto runnable = type_.make(job);
+    const Control control(job_timeout(), keeper, job.id);
+    runnable->set_control(&control);
+    if (type_.spec.batch_completions) {
+      auto* outside = dynamic_cast<NonTransactionalJob*>(runnable.get());
+      if (outside == nullptr) {
+        throw ConfigError("job type '" + type_.spec.name +
+                          "' sets batch_completions, so its jobs must be NonTransactionalJobs");
+      }
+      outside->perform();
+      return {job, Kind::ran, {}, {}};
+    }
+    auto tx = conn->begin();
+    pg::Statements db(tx);
+    runnable->run(db);
+    if (!completer_.complete_in(tx, job)) return {job, Kind::refused, {}, {}};
+    tx.commit();
+    return {job, Kind::committed, {}, {}};
+  } catch (...) {
+    return {job, Kind::failed, outcome_of(std::current_exception()), {}};
+  }
+}
+
+// Runs the job in a forked child with its own connection. The child records
+// COMPLETED itself (the one transaction rule); anything else it reports back.
+// A job with batch completions needs no connection in the child at all.
+AttemptEnd WorkerPool::attempt_in_child(const Job& job) {
+  using Kind = AttemptEnd::Kind;
+  if (!options_.conninfo) throw ConfigError("isolated jobs need RunnerOptions::conninfo");
+  const auto conninfo = *options_.conninfo;
+  auto body = [&]() -> std::string {
+    nlohmann::json report;
+    try {
+      std::optional<pg::Connection> child_conn;
+      if (!type_.spec.batch_completions) child_conn = pg::Connection::open(conninfo);
+      // No keeper here: its lock may have been held by its thread at fork().
+      const auto end =
+          attempt_in_process(child_conn ? &*child_conn : nullptr, nullptr, job);
+      report = {{"kind", static_cast<int>(end.kind)},
+                {"outcome", static_cast<int>(end.outcome.kind)},
+                {"error_type", end.outcome.error_type},
+                {"message", end.outcome.message}};
+    } catch (const DatabaseUnavailable& e) {
+      report = {{"error", kDatabaseUnavailable}, {"message", e.what()}};
+    }
+    return report.dump();
+  };
+  ChildLimits limits;
+  limits.timeout = job_timeout();
+  limits.memory_limit = options_.memory_limit ? options_.memory_limit : type_.spec.memory_limit;
+  limits.abandon = [this, id = job.id] { return keeper_ != nullptr && keeper_->abandoned(id); };
+  pid_t child_pid = 0;
+  const auto child = run_in_child(
+      body, limits,
+      [&](pid_t pid) {
+        child_pid = pid;
+        add_running_child(pid);
+      },
+      [&](std::string_view line) { spdlog::info("job {}: stderr: {}", job.id, line); });
+  remove_running_child(child_pid);
+
+  if (child.abandoned) return {job, Kind::abandoned, {}, {}};
+  const std::string detail =
+      child.stderr_tail.empty() ? "" : "\nstderr (tail):\n" + child.stderr_tail;
+  // A report wins over a timeout: a child that committed COMPLETED just as
+  // the deadline passed did complete.
+  if (!child.report && child.timed_out) {
+    return {job, Kind::failed,
+            {Outcome::Kind::timeout, "JobTimeout",
+             "job ran too long: killed after " + format_duration(*limits.timeout)},
+            detail};
+  }
+  if (!child.report) {
+    return {job, Kind::failed,
+            {Outcome::Kind::unexpected, "ChildCrashed",
+             "the job's process " + describe_wait_status(child.wait_status)},
+            detail};
+  }
+  const auto report = nlohmann::json::parse(*child.report);
+  if (report.contains("error")) throw DatabaseUnavailable(report.value("message", ""));
+  return {job, static_cast<Kind>(report.at("kind").get<int>()),
+          {static_cast<Outcome::Kind>(report.at("outcome").get<int>()),
+           report.at("error_type").get<std::string>(), report.at("message").get<std::string>()},
+          detail};
+}
+
+}  // namespace jobrunner
