@@ -348,7 +348,8 @@ ChildResult ChildWorker::run(const std::string& request, const ChildLimits& limi
     if (fds[1].fd >= 0 && fds[1].revents != 0 && !take_stderr()) fds[1].fd = -1;
     if (reply_complete()) break;
     if (fds[2].revents != 0) {
-      exit_status = reap(pid_, true);
+      // Ended (0 stands in for a status that another waitpid() took).
+      exit_status = reap(pid_, true).value_or(0);
       drain(reply_fd_, received);
       reply_complete();
       break;

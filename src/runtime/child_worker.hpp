@@ -73,7 +73,8 @@ class ChildWorker {
   // Sends `request` to the live child (forking one first if none is alive; an
   // idle child that died is noticed and replaced) and waits until it replies
   // or dies. Calls started(pid) once the request is sent, and on_stderr_line
-  // for each line the child writes to stderr meanwhile (either may be empty).
+  // for each line the child writes to stderr meanwhile (either may be empty;
+  // neither may throw).
   // Enforces limits.timeout (SIGTERM to the child's process group, so that the
   // job can clean up, then SIGKILL after limits.kill_grace) and limits.abandon
   // (asked every 50 ms; SIGKILL at once). limits.memory_limit is not used: the
