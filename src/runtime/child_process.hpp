@@ -26,20 +26,18 @@ struct ChildLimits {
 };
 
 struct ChildResult {
-  std::optional<std::string> report;  // what body() returned, if it returned
-  int wait_status = 0;                // as from waitpid()
+  std::optional<std::string> report;  // what body() returned (the reply), if it returned
+  int wait_status = 0;                // as from waitpid(), if the child ended
   bool timed_out = false;
   bool abandoned = false;             // killed because limits.abandon said so
-  std::string stderr_tail;            // the last few KiB the child wrote
+  std::string stderr_tail;            // the last 4 KiB the child wrote (for this request)
 };
 
-// Forks. The child, in a process group of its own so a terminal's Ctrl-C
-// reaches only the runner, runs body() and sends its return value back.
-// Only the calling thread exists in the child: the locks it may need (the
-// logger's, connecting to the database) are held by no other thread at
-// fork(); body() must not wait for others. The parent calls started(pid)
-// once (e.g. to note the child for signals), then on_stderr_line for each
-// line the child writes to stderr, until the child ends.
+// Forks a child that runs body() and sends its return value back, then ends:
+// a ChildWorker (child_worker.hpp, which states what the child is and may do)
+// that serves one request. The parent calls started(pid) once, then
+// on_stderr_line for each line the child writes to stderr, until the child
+// ends. The child is registered with add_running_child() while it lives.
 ChildResult run_in_child(const std::function<std::string()>& body, const ChildLimits& limits,
                          const std::function<void(pid_t)>& started,
                          const std::function<void(std::string_view)>& on_stderr_line);

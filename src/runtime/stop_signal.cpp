@@ -35,6 +35,11 @@ void install_stop_handlers() {
 bool stop_requested() noexcept { return g_stop_requests.load() > 0; }
 
 void add_running_child(int pid) noexcept {
+  // Once: a ChildWorker notes its child, and a caller's started() may too.
+  // Only the thread that owns a child adds or removes its pid.
+  for (const auto& slot : g_running_children) {
+    if (slot.load() == pid) return;
+  }
   for (auto& slot : g_running_children) {
     int free = 0;
     if (slot.compare_exchange_strong(free, pid)) return;
