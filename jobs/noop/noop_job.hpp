@@ -3,7 +3,7 @@
 // itself (jobrunner-bench) and checks an installation end to end; its
 // completions are written in batches (JobTypeSpec::batch_completions).
 //
-// One knob, read from the job's metadata (job.json_data):
+// One knob, read from the job's metadata (noopjob.json_data):
 //   "report_start": true   write one line to stderr when the job starts,
 //                          `noop job <id> started at <unix microseconds>`
 //                          (the system clock), so that a benchmark can tell
