@@ -39,12 +39,13 @@ int run_bench(const BenchOptions& options) {
                  .started_utc = format_time(std::chrono::system_clock::now()),
                  .jobs = options.jobs,
                  .quick = options.quick,
-                 .only = options.only};
+                 .only = options.only,
+                 .prefetch = options.prefetch};
   results.machine = read_machine();
   const BenchDatabase db(options.server_conninfo);
   auto conn = db.connect();
   results.server = read_server(conn);
-  RunnerUnderTest runner(options.bin_dir, db.conninfo());
+  RunnerUnderTest runner(options.bin_dir, db.conninfo(), options.prefetch);
   results.run.runner = runner.executable().string();
   MeasureContext ctx{options, db, conn, runner};
 
@@ -58,17 +59,25 @@ int run_bench(const BenchOptions& options) {
       spdlog::error("({}) {} could not be measured: {}", letter, name, e.what());
     }
   };
-  measure('a', "SQL limit", [&] { results.sql_limit = measure_sql_limit(ctx); });
-  if (options.selected('b') || options.selected('g')) {
-    results.drain = measure_drain(ctx, options.selected('b'));
-    const char letter = options.selected('b') ? 'b' : 'g';
-    for (const auto& row : results.drain) {
+  // Drain rows carry their own errors.
+  auto add_drains = [&](std::vector<DrainRow> rows) {
+    for (auto& row : rows) {
       if (row.error) {
         results.failures.push_back(
-            fmt::format("({}) drain, {}: {}", letter, row.label, *row.error));
+            fmt::format("({}) drain, {}: {}", row.measure, row.label, *row.error));
       }
+      results.drain.push_back(std::move(row));
     }
+  };
+  measure('a', "SQL limit", [&] { results.sql_limit = measure_sql_limit(ctx); });
+  measure('i', "schema-free limit", [&] { results.schema_free = measure_schema_free(ctx); });
+  if (options.selected('b')) {
+    add_drains(measure_drain(ctx, DrainSet::in_process));
+  } else if (options.selected('g')) {
+    add_drains(measure_drain(ctx, DrainSet::peak_rss_only));
   }
+  if (options.selected('j')) add_drains({measure_transactional_drain(ctx)});
+  if (options.selected('k')) add_drains(measure_drain(ctx, DrainSet::isolated));
   measure('c', "enqueue rate", [&] { results.enqueue = measure_enqueue(ctx); });
   measure('d', "latency", [&] { results.latency = measure_latency(ctx); });
   measure('e', "idle tick", [&] { results.idle_tick = measure_idle_tick(ctx); });

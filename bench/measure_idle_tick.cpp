@@ -16,7 +16,7 @@ Summary time_runs(MeasureContext& ctx, int runs, const char* what, Start start) 
   for (int i = 0; i < runs; ++i) {
     Stopwatch watch;
     auto process = start();
-    const auto exit = wait_for_exit(ctx.conn, process);
+    const auto exit = wait_for_exit(ctx.conn, process, job_type_name(Program::noop));
     ms.push_back(watch.milliseconds());
     expect_success(process, exit, what);
   }

@@ -1,5 +1,5 @@
 #pragma once
-// The measures a to h (docs/performance.md says what each one means). Each
+// The measures a to k (docs/performance.md says what each one means). Each
 // starts from an empty queue and throws MeasureFailed (or a database error)
 // when it cannot be made.
 
@@ -24,11 +24,20 @@ struct MeasureContext {
 // (a) bare claim + finish SQL on the job table, 1 and 100 jobs at a time.
 SqlLimit measure_sql_limit(MeasureContext& ctx);
 
-// (b) drain throughput and peak RSS: cron, then daemons at concurrency 1, 4
-// and 16, in-process and isolated; with `all_rows` false only the row (g)
-// needs. Never throws for one row: a row that cannot be measured carries
-// its error.
-std::vector<DrainRow> measure_drain(MeasureContext& ctx, bool all_rows);
+// Which drains measure_drain runs.
+enum class DrainSet {
+  in_process,     // (b): cron at concurrency 1 and 16, daemons at 1, 4 and 16
+  isolated,       // (k): the same with --isolate, cron and daemon at 1 and 16
+  peak_rss_only,  // (g) alone: the daemon at concurrency 16, in-process
+};
+
+// (b), (k), (g): drain throughput and peak RSS of run-noop-jobs. Never throws
+// for one row: a row that cannot be measured carries its error.
+std::vector<DrainRow> measure_drain(MeasureContext& ctx, DrainSet set);
+
+// (j) a transactional drain: --jobs FooJobs, each about a foo of its own,
+// by run-foo-jobs --daemon --concurrency 16. Never throws.
+DrainRow measure_transactional_drain(MeasureContext& ctx);
 
 // One drain of `jobs` NoopJobs by an in-process daemon, with or without
 // --durable-claims, for (h). Never throws: a failed row carries its error.
@@ -38,7 +47,8 @@ DrainRow measure_daemon_drain(MeasureContext& ctx, int concurrency, bool durable
 // at a time.
 EnqueueRate measure_enqueue(MeasureContext& ctx);
 
-// (d) latency from enqueue commit to job start, daemon c1 in-process.
+// (d) latency from the enqueue commit to the job's own start, on an idle
+// daemon c16 in-process and while it drains a backlog of --jobs NoopJobs.
 Latency measure_latency(MeasureContext& ctx);
 
 // (e) wall time of cron runs that find nothing to do.
@@ -52,5 +62,9 @@ ClaimScaling measure_claim_scaling(MeasureContext& ctx);
 // without waiting for the WAL flush (as the runner does by default) and
 // with waiting (--durable-claims).
 ClaimDurability measure_claim_durability(MeasureContext& ctx);
+
+// (i) the schema-free limit: claim + complete on a bare job(id, status)
+// table, batched at 1 and 8 connections, single-row at 8.
+SchemaFreeLimit measure_schema_free(MeasureContext& ctx);
 
 }  // namespace jobrunner::bench

@@ -7,7 +7,7 @@
 namespace jobrunner::bench {
 namespace {
 
-constexpr std::string_view kMeasures = "abcdefgh";
+constexpr std::string_view kMeasures = "abcdefghijk";
 
 // --only "a,c,f" (or "acf"): the measure letters, sorted, without duplicates.
 CLI::Validator measure_list() {
@@ -17,11 +17,11 @@ CLI::Validator measure_list() {
         for (const char c : value) {
           if (c == ',' || c == ' ') continue;
           if (kMeasures.find(c) == std::string_view::npos) {
-            return std::string("unknown measure '") + c + "' (measures are a to h)";
+            return std::string("unknown measure '") + c + "' (measures are a to k)";
           }
           if (letters.find(c) == std::string::npos) letters += c;
         }
-        if (letters.empty()) return "name at least one measure (a to h)";
+        if (letters.empty()) return "name at least one measure (a to k)";
         std::sort(letters.begin(), letters.end());
         value = letters;
         return {};
@@ -39,13 +39,17 @@ std::filesystem::path own_directory() {
 
 std::optional<int> parse_options(int argc, char** argv, BenchOptions& options) {
   CLI::App app(
-      "Measures jobrunner against a PostgreSQL server: (a) the SQL limit of claim + finish, "
-      "(b) drain throughput of NoopJobs by run-noop-jobs (cron, and daemons at concurrency 1, "
-      "4, 16, in-process and isolated), (c) bulk enqueue rate, (d) latency from enqueue to "
-      "start, (e) the cost of an idle cron tick, (f) claim time with 10k and 1M finished jobs, "
-      "(g) the daemon's peak RSS at concurrency 16, (h) what durable claims cost: claim + finish "
-      "at batch 1 and 16 and daemons at concurrency 1 and 16, with and without waiting for the "
-      "WAL flush at the claim's commit (--durable-claims). Works in its own database, "
+      "Measures jobrunner against a PostgreSQL server: (a) the SQL limit of claim + finish on "
+      "the job table, (b) drain throughput of NoopJobs by run-noop-jobs in-process (cron at "
+      "concurrency 1 and 16, daemons at 1, 4, 16), (c) bulk enqueue rate, (d) latency from the "
+      "enqueue commit to the job's own start, on an idle daemon c16 and during a drain, (e) the "
+      "cost of an idle cron tick, (f) claim time with 10k and 1M finished jobs, (g) the daemon's "
+      "peak RSS at concurrency 16, (h) what durable claims cost: claim + finish at batch 1 and "
+      "16 and daemons at concurrency 1 and 16, with and without waiting for the WAL flush at the "
+      "claim's commit (--durable-claims), (i) the schema-free SQL limit: job(id, status) alone, "
+      "batched at 1 and 8 connections and single-row at 8, (j) a transactional drain: FooJobs "
+      "by run-foo-jobs --daemon --concurrency 16, (k) isolated drains (--isolate) at "
+      "concurrency 1 and 16, cron and daemon. Works in its own database, "
       "jobrunner_bench, created and dropped on the server (the role needs CREATEDB). Prints a "
       "table with targets (PASS/MISS); exits 0 even when a target is missed, 1 when a "
       "measurement could not be made.",
@@ -56,19 +60,26 @@ std::optional<int> parse_options(int argc, char** argv, BenchOptions& options) {
   std::optional<std::string> bin_dir;
   app::add_db_option(app, db);
   app.add_option("--jobs", options.jobs,
-                 "Jobs per throughput measure (a, b, c; h takes at most 10000)")
+                 "Jobs per throughput measure (a, b, c, i, j, k), and the backlog drained during "
+                 "the second half of d; h takes at most 10000")
       ->type_name("N")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--json", json_path, "Also write every figure to FILE as JSON")
       ->type_name("FILE");
   app.add_option("--bin-dir", bin_dir,
-                 "Where run-noop-jobs is (default: the directory of this executable)")
+                 "Where run-noop-jobs and run-foo-jobs are (default: the directory of this "
+                 "executable)")
       ->type_name("DIR");
   app.add_option("--only", options.only,
                  "Run only these measures, e.g. 'a,c' (g alone runs the one drain it needs)")
       ->transform(measure_list())
       ->capture_default_str();
+  app.add_option("--prefetch", options.prefetch,
+                 "Pass --prefetch N to every runner started (by default the option is not "
+                 "passed, and runners use their own default)")
+      ->type_name("N")
+      ->check(CLI::NonNegativeNumber);
   app.add_flag("--quick", options.quick,
                "Small sizes for a smoke run: 2000 jobs (unless --jobs), 100 latency samples, "
                "10 idle ticks, 20k finished rows instead of 1M");
@@ -77,6 +88,7 @@ std::optional<int> parse_options(int argc, char** argv, BenchOptions& options) {
       "\nExamples:\n"
       "  jobrunner-bench --db 'host=/tmp/pg port=5432 user=jobrunner' --json bench-results.json\n"
       "  jobrunner-bench --quick --only a,e\n"
+      "  jobrunner-bench --only i,j,k,d --jobs 20000 --prefetch 64\n"
       "  ./scripts/bench.sh        # install, build, start a throwaway PostgreSQL, run\n");
 
   if (auto code = app::parse_command_line(app, argc, argv)) return code;

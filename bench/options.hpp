@@ -13,16 +13,19 @@ namespace jobrunner::bench {
 
 struct BenchOptions {
   std::string server_conninfo;  // the server; the bench works in its own database
-  int jobs = 50000;             // (a), (b), (c); (h) at most durability_jobs
+  int jobs = 50000;  // (a) to (c), (i) to (k), the backlog of (d); (h) at most durability_jobs
   std::optional<std::filesystem::path> json_path;
-  std::filesystem::path bin_dir;  // where run-noop-jobs is
-  std::string only = "abcdefgh";  // the measures to run, sorted, no duplicates
+  std::filesystem::path bin_dir;  // where run-noop-jobs and run-foo-jobs are
+  std::string only = "abcdefghijk";  // the measures to run, sorted, no duplicates
+  // --prefetch N for every runner the bench starts; unset: the option is not
+  // passed, and runners use their default (or have no such option).
+  std::optional<int> prefetch;
   bool quick = false;
   app::LogOptions log;
 
   // Sizes; --quick makes them smoke-test small.
   int single_enqueue_jobs = 5000;  // (c), at most --jobs
-  int latency_samples = 1000;      // (d)
+  int latency_samples = 1000;      // (d), per phase (idle, during the drain)
   int idle_ticks = 30;             // (e)
   std::vector<std::int64_t> claim_table_sizes{10000, 1000000};  // (f), finished rows
   int claim_ready_jobs = 2000;                                  // (f)

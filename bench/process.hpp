@@ -39,6 +39,8 @@ class Process {
   void signal(int signal_number) const;
   // VmHWM of /proc/PID/status: the peak RSS so far, in KiB, while it runs.
   std::int64_t peak_rss_kib() const;
+  // The file its stderr goes to.
+  const std::filesystem::path& stderr_path() const noexcept { return stderr_path_; }
   // The last `lines` lines of its stderr, for failure messages.
   std::string stderr_tail(std::size_t lines = 15) const;
 

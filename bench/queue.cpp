@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "failure.hpp"
+#include "foo/foo_job.hpp"
 #include "jobrunner/core/status.hpp"
 #include "jobrunner/pg/job_store.hpp"
 #include "noop/noop_job.hpp"
@@ -13,17 +14,40 @@
 namespace jobrunner::bench {
 namespace {
 
-const std::string& job_type() { return noop::noop_job_type().spec.name; }
-
-// The rows of one statement about the NoopJobs, in a transaction of its own.
-pg::Rows noop_job_rows(pg::Connection& conn, std::string_view sql) {
+// The rows of one statement about the jobs of `job_type` ($1), in a
+// transaction of its own.
+pg::Rows job_rows(pg::Connection& conn, std::string_view sql, std::string_view job_type) {
   auto tx = conn.begin();
-  auto rows = tx.exec(sql, job_type());
+  auto rows = tx.exec(sql, job_type);
   tx.commit();
   return rows;
 }
 
 }  // namespace
+
+void enqueue_foo_jobs(pg::Connection& conn, int count, int batch) {
+  const pg::JobStore store(foo::foo_job_type().spec);
+  auto tx = conn.begin();
+  const auto foos = tx.exec(
+      "INSERT INTO foo (name) SELECT 'jobrunner-bench ' || g FROM generate_series(1, $1) AS g"
+      " RETURNING id",
+      count);
+  std::vector<pg::EnqueueRequest> requests;
+  for (std::size_t i = 0; i < foos.size(); ++i) {
+    requests.push_back(pg::EnqueueRequest{.target_id = foos[i].integer("id")});
+    if (static_cast<int>(requests.size()) == batch || i + 1 == foos.size()) {
+      store.enqueue_many(tx, requests);
+      requests.clear();
+    }
+  }
+  tx.commit();
+}
+
+void delete_other_foos(pg::Connection& conn, std::int64_t keep) {
+  auto tx = conn.begin();
+  tx.exec("DELETE FROM foo WHERE id <> $1", keep);
+  tx.commit();
+}
 
 void enqueue_noop_jobs(pg::Connection& conn, std::int64_t foo_id, int count, int batch,
                        Commit commit) {
@@ -46,26 +70,29 @@ void enqueue_noop_jobs(pg::Connection& conn, std::int64_t foo_id, int count, int
   if (tx) tx->commit();
 }
 
-bool any_unfinished(pg::Connection& conn) {
-  return noop_job_rows(conn,
+bool any_unfinished(pg::Connection& conn, std::string_view job_type) {
+  return job_rows(conn,
                        "SELECT EXISTS (SELECT 1 FROM job WHERE job_type = $1 AND status = 0)"
-                       " OR EXISTS (SELECT 1 FROM job WHERE job_type = $1 AND status = 1) AS busy")
+                       " OR EXISTS (SELECT 1 FROM job WHERE job_type = $1 AND status = 1) AS busy",
+                  job_type)
       .at(0)
       .boolean("busy");
 }
 
-std::int64_t count_unfinished(pg::Connection& conn) {
-  return noop_job_rows(conn,
+std::int64_t count_unfinished(pg::Connection& conn, std::string_view job_type) {
+  return job_rows(conn,
                        "SELECT (SELECT count(*) FROM job WHERE job_type = $1 AND status = 0)"
-                       " + (SELECT count(*) FROM job WHERE job_type = $1 AND status = 1) AS n")
+                       " + (SELECT count(*) FROM job WHERE job_type = $1 AND status = 1) AS n",
+                  job_type)
       .at(0)
       .integer("n");
 }
 
-void check_all_completed(pg::Connection& conn, std::int64_t expected) {
-  const auto rows = noop_job_rows(
+void check_all_completed(pg::Connection& conn, std::int64_t expected, std::string_view job_type) {
+  const auto rows = job_rows(
       conn,
-      "SELECT status, count(*) AS n FROM job WHERE job_type = $1 GROUP BY status ORDER BY status");
+      "SELECT status, count(*) AS n FROM job WHERE job_type = $1 GROUP BY status ORDER BY status",
+      job_type);
   std::int64_t completed = 0;
   std::string found;
   for (const auto& row : rows) {
@@ -77,7 +104,8 @@ void check_all_completed(pg::Connection& conn, std::int64_t expected) {
              (status ? std::string(to_string(*status)) : "status " + std::to_string(code));
   }
   if (completed != expected || rows.size() != (completed > 0 ? 1U : 0U)) {
-    throw MeasureFailed("expected " + std::to_string(expected) + " COMPLETED NoopJobs, found " +
+    throw MeasureFailed("expected " + std::to_string(expected) + " COMPLETED jobs of type " +
+                        std::string(job_type) + ", found " +
                         (found.empty() ? "none" : found));
   }
 }

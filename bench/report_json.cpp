@@ -20,7 +20,9 @@ Json summary_ms(const Summary& s) {
 }
 
 Json drain_row(const DrainRow& row) {
-  Json j = {{"label", row.label},     {"mode", row.daemon ? "daemon" : "cron"},
+  Json j = {{"measure", std::string(1, row.measure)},
+            {"label", row.label},     {"program", row.program},
+            {"mode", row.daemon ? "daemon" : "cron"},
             {"concurrency", row.concurrency}, {"isolated", row.isolated},
             {"jobs", row.jobs},       {"ok", !row.error}};
   if (row.error) {
@@ -50,6 +52,7 @@ Json report_json(const Results& r, const std::vector<Target>& targets) {
                 {"duration_s", round_to(r.run.duration_s, 1)},
                 {"jobs", r.run.jobs},             {"quick", r.run.quick},
                 {"only", r.run.only},             {"runner", r.run.runner}};
+  out["run"]["prefetch"] = r.run.prefetch ? Json(*r.run.prefetch) : Json(nullptr);
   out["machine"] = {{"nproc", r.machine.nproc}, {"cpu_model", r.machine.cpu_model},
                     {"ram_mb", r.machine.ram_mb}, {"kernel", r.machine.kernel}};
   Json settings = Json::object();
@@ -63,6 +66,18 @@ Json report_json(const Results& r, const std::vector<Target>& targets) {
                         {"single_jobs_per_s", round_to(a->single_jobs_per_s, 1)},
                         {"batched_jobs_per_s", round_to(a->batched_jobs_per_s, 1)}};
   }
+  out["schema_free"] = nullptr;
+  if (const auto& i = r.schema_free) {
+    Json rows = Json::array();
+    for (const auto& row : i->rows) {
+      rows.push_back({{"label", row.label},
+                      {"connections", row.connections},
+                      {"batch", row.batch},
+                      {"seconds", round_to(row.seconds, 3)},
+                      {"jobs_per_s", round_to(row.jobs_per_s, 1)}});
+    }
+    out["schema_free"] = {{"jobs", i->jobs}, {"rows", rows}};
+  }
   out["drain"] = Json::array();
   for (const auto& row : r.drain) out["drain"].push_back(drain_row(row));
   out["enqueue"] = nullptr;
@@ -75,8 +90,18 @@ Json report_json(const Results& r, const std::vector<Target>& targets) {
   }
   out["latency"] = nullptr;
   if (const auto& d = r.latency) {
-    out["latency"] = summary_ms(d->ms);
-    out["latency"]["negative"] = d->negative;
+    Json phases = Json::array();
+    for (const auto& p : d->phases) {
+      Json j = summary_ms(p.ms);
+      j["phase"] = p.phase;
+      j["priority"] = p.priority;
+      j["negative"] = p.negative;
+      j["after_claim"] = summary_ms(p.after_claim_ms);
+      j["backlog"] = p.backlog;
+      j["during_backlog"] = p.during_backlog;
+      phases.push_back(j);
+    }
+    out["latency"] = {{"runner", d->runner}, {"pause_ms", d->pause_ms}, {"phases", phases}};
   }
   out["idle_tick"] = nullptr;
   if (const auto& e = r.idle_tick) {

@@ -18,7 +18,23 @@ void print_header(std::ostream& out, const Results& r) {
   std::string settings;
   for (const auto& [name, value] : r.server.settings) settings += " " + name + "=" + value;
   out << fmt::format("PostgreSQL  {};{}\n", r.server.version, settings);
-  out << fmt::format("runner      {}\n", r.run.runner);
+  out << fmt::format("runner      {}{}\n", r.run.runner,
+                     r.run.prefetch ? fmt::format(" (every runner with --prefetch {})",
+                                                  *r.run.prefetch)
+                                    : std::string());
+}
+
+void print_schema_free(std::ostream& out, const SchemaFreeLimit& i) {
+  out << fmt::format(
+      "\n(i) schema-free limit: job(id, status) alone, {} rows; claim (SKIP LOCKED) and "
+      "complete (id = ANY) in separate transactions\n",
+      i.jobs);
+  TextTable table({"connections, rows per claim", "transactions", "jobs/s"}, "llr");
+  for (const auto& row : i.rows) {
+    table.add({row.label, fmt::format("claim {}; complete {}", row.batch, row.batch),
+               rate(row.jobs_per_s)});
+  }
+  table.print(out);
 }
 
 void print_sql_limit(std::ostream& out, const SqlLimit& a) {
@@ -30,10 +46,18 @@ void print_sql_limit(std::ostream& out, const SqlLimit& a) {
   table.print(out);
 }
 
-void print_drain(std::ostream& out, const std::vector<DrainRow>& rows) {
-  out << fmt::format("\n(b) drain: {} NoopJobs by one run-noop-jobs process\n", rows.front().jobs);
+// The drain rows of measure `letter`, under `title`; nothing if there are none.
+void print_drain(std::ostream& out, const std::vector<DrainRow>& all, char letter,
+                 const std::string& title) {
+  std::vector<const DrainRow*> rows;
+  for (const auto& row : all) {
+    if (row.measure == letter) rows.push_back(&row);
+  }
+  if (rows.empty()) return;
+  out << fmt::format("\n({}) {}, {} jobs each\n", letter, title, rows.front()->jobs);
   TextTable table({"runner", "jobs/s", "seconds", "peak RSS MB"}, "lrrr");
-  for (const auto& row : rows) {
+  for (const auto* row_ptr : rows) {
+    const auto& row = *row_ptr;
     if (row.error) {
       table.add({row.label, "FAILED (see the end)"});
     } else {
@@ -56,13 +80,29 @@ void print_enqueue(std::ostream& out, const EnqueueRate& c) {
 
 void print_latency(std::ostream& out, const Latency& d) {
   out << fmt::format(
-      "\n(d) latency, enqueue commit to job start (daemon c1 in-process, {} jobs)\n", d.samples);
-  out << fmt::format("  p50 {} ms   p99 {} ms   max {} ms   min {} ms\n", ms(d.ms.p50),
-                     ms(d.ms.p99), ms(d.ms.max), ms(d.ms.min));
-  if (d.negative > 0) {
-    out << fmt::format("  {} negative: the daemon started the job before the client's commit() "
-                       "returned (kept as measured)\n",
-                       d.negative);
+      "\n(d) latency, the client's clock after the enqueue commit to the job's own clock at its "
+      "start ({}, jobs {} ms apart)\n",
+      d.runner, d.pause_ms);
+  TextTable table({"phase", "jobs", "p50 ms", "p99 ms", "max ms", "min ms",
+                   "of which after the claim began, p50 / p99 ms"},
+                  "lrrrrrr");
+  for (const auto& p : d.phases) {
+    table.add({p.phase, std::to_string(p.samples), ms(p.ms.p50), ms(p.ms.p99), ms(p.ms.max),
+               ms(p.ms.min),
+               fmt::format("{} / {}", ms(p.after_claim_ms.p50), ms(p.after_claim_ms.p99))});
+  }
+  table.print(out);
+  for (const auto& p : d.phases) {
+    if (p.backlog > 0) {
+      out << fmt::format("  {}: behind a backlog of {} NoopJobs at priority 0, the latency jobs "
+                         "at {}; {} of {} started before the backlog's last claim\n",
+                         p.phase, p.backlog, p.priority, p.during_backlog, p.samples);
+    }
+    if (p.negative > 0) {
+      out << fmt::format("  {}: {} negative: the job started before the client's commit() "
+                         "returned (kept as measured)\n",
+                         p.phase, p.negative);
+    }
   }
 }
 
@@ -135,7 +175,12 @@ void print_targets(std::ostream& out, const std::vector<Target>& targets) {
 void print_report(std::ostream& out, const Results& r, const std::vector<Target>& targets) {
   print_header(out, r);
   if (r.sql_limit) print_sql_limit(out, *r.sql_limit);
-  if (r.run.only.find('b') != std::string::npos && !r.drain.empty()) print_drain(out, r.drain);
+  if (r.schema_free) print_schema_free(out, *r.schema_free);
+  print_drain(out, r.drain, 'b', "drain: NoopJobs by one run-noop-jobs process, in-process");
+  print_drain(out, r.drain, 'j',
+              "transactional drain: FooJobs (one row each, in the job's transaction) by one "
+              "run-foo-jobs process");
+  print_drain(out, r.drain, 'k', "isolated drain: NoopJobs by one run-noop-jobs --isolate");
   if (r.enqueue) print_enqueue(out, *r.enqueue);
   if (r.latency) print_latency(out, *r.latency);
   if (r.idle_tick) print_idle_tick(out, *r.idle_tick);

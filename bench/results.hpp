@@ -20,6 +20,7 @@ struct RunInfo {
   bool quick = false;
   std::string only;  // the measures run, e.g. "abcdefg"
   std::string runner;  // the run-noop-jobs measured
+  std::optional<int> prefetch;  // --prefetch given to every runner; unset: not passed
 };
 
 struct Machine {
@@ -43,13 +44,35 @@ struct SqlLimit {
   double batched_jobs_per_s = 0;  // claim `batch`, commit; finish all in one UPDATE, commit
 };
 
-// (b) one drain of the whole queue by one runner process.
-// Row labels: "cron", "daemon c4 in-process", "daemon c16 isolated".
+// (i) the schema-free limit: claim + complete on a bare job(id, status)
+// table, with 1 or more connections (a thread each).
+struct SchemaFreeRow {
+  std::string label;  // "8 connections, batched"
+  int connections = 1;
+  int batch = 1;
+  double seconds = 0;
+  double jobs_per_s = 0;
+};
+struct SchemaFreeLimit {
+  int jobs = 0;
+  std::vector<SchemaFreeRow> rows;  // 1 conn batched, 8 conns batched, 8 conns single
+  // The row with that many connections and that batch; nullptr if absent.
+  const SchemaFreeRow* row(int connections, int batch) const;
+};
+// The rows the targets divide by.
+inline constexpr int kSchemaFreeBatch = 100;
+inline constexpr int kSchemaFreeConnections = 8;
+
+// (b), (j), (k): one drain of the whole queue by one runner process.
+// Row labels: "cron c1 in-process", "daemon c4 in-process", "daemon c16
+// isolated"; FooJob rows end in ", FooJobs".
 std::string drain_label(bool daemon, int concurrency, bool isolated);
 // (g) is the peak RSS of this daemon row.
 inline constexpr int kPeakRssConcurrency = 16;
 struct DrainRow {
-  std::string label;  // "cron", "daemon c4 isolated"
+  char measure = 'b';  // the measure it belongs to: b, g, h, j or k
+  std::string label;   // "cron c1 in-process", "daemon c4 isolated"
+  std::string program;  // "run-noop-jobs", "run-foo-jobs"
   bool daemon = false;
   int concurrency = 1;
   bool isolated = false;
@@ -69,11 +92,24 @@ struct EnqueueRate {
   double single_jobs_per_s = 0;
 };
 
-// (d) job.date_started minus the client's clock after commit, in ms.
-struct Latency {
+// (d) one phase: the job's own clock when it started (its "report_start"
+// line) minus the client's clock right after the enqueue commit, in ms.
+struct LatencyPhase {
+  std::string phase;  // "idle", "during a drain"
   int samples = 0;
+  int priority = 0;  // of the latency jobs
   Summary ms;
-  int negative = 0;  // samples where the daemon started before commit() returned
+  int negative = 0;  // samples whose job started before commit() returned
+  // The job's start minus its date_started (the server's now() in the
+  // claiming transaction): the time from the claim's start to run().
+  Summary after_claim_ms;
+  int backlog = 0;         // NoopJobs enqueued just before the samples (0 when idle)
+  int during_backlog = 0;  // samples that started before the last backlog job was claimed
+};
+struct Latency {
+  std::string runner;               // "daemon c16 in-process"
+  int pause_ms = 0;                 // between two enqueues
+  std::vector<LatencyPhase> phases;  // idle, during a drain
 };
 
 // (e) wall time of a cron run with nothing to do, spawn to exit, in ms;
@@ -122,7 +158,8 @@ struct Results {
   Machine machine;
   Server server;
   std::optional<SqlLimit> sql_limit;
-  std::vector<DrainRow> drain;
+  std::optional<SchemaFreeLimit> schema_free;
+  std::vector<DrainRow> drain;  // (b), (g), (j), (k), in the order run
   std::optional<EnqueueRate> enqueue;
   std::optional<Latency> latency;
   std::optional<IdleTick> idle_tick;
@@ -133,6 +170,8 @@ struct Results {
 
   // The drain row with that label; nullptr when it was not run.
   const DrainRow* drain_row(const std::string& label) const;
+  // The latency phase of that name; nullptr when it was not measured.
+  const LatencyPhase* latency_phase(const std::string& phase) const;
 };
 
 }  // namespace jobrunner::bench

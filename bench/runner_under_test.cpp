@@ -9,6 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include "failure.hpp"
+#include "foo/foo_job.hpp"
+#include "noop/noop_job.hpp"
 #include "queue.hpp"
 #include "results.hpp"
 
@@ -28,12 +30,12 @@ constexpr auto kSettle = 300ms;
 // once a second: the count is dearer than the 20 ms poll.
 class StallWatch {
  public:
-  explicit StallWatch(pg::Connection& conn) : conn_(conn) {}
+  StallWatch(pg::Connection& conn, std::string_view job_type) : conn_(conn), job_type_(job_type) {}
   void check(const Process& runner) {
     const auto now = Clock::now();
     if (now < next_count_) return;
     next_count_ = now + 1s;
-    const auto unfinished = count_unfinished(conn_);
+    const auto unfinished = count_unfinished(conn_, job_type_);
     if (unfinished != last_unfinished_) {
       last_unfinished_ = unfinished;
       last_progress_ = now;
@@ -48,6 +50,7 @@ class StallWatch {
  private:
   using Clock = std::chrono::steady_clock;
   pg::Connection& conn_;
+  std::string_view job_type_;
   Clock::time_point next_count_ = Clock::now();
   Clock::time_point last_progress_ = Clock::now();
   std::int64_t last_unfinished_ = -1;
@@ -55,12 +58,23 @@ class StallWatch {
 
 }  // namespace
 
-std::string DaemonMode::label() const {
-  return drain_label(true, concurrency, isolate) + (durable_claims ? " durable claims" : "");
+std::string_view executable_name(Program program) {
+  return program == Program::foo ? "run-foo-jobs" : "run-noop-jobs";
 }
 
-RunnerUnderTest::RunnerUnderTest(const std::filesystem::path& bin_dir, std::string conninfo)
-    : executable_(bin_dir / "run-noop-jobs"), conninfo_(std::move(conninfo)) {
+const std::string& job_type_name(Program program) {
+  return program == Program::foo ? foo::foo_job_type().spec.name
+                                 : noop::noop_job_type().spec.name;
+}
+
+std::string RunMode::label() const {
+  return drain_label(daemon, concurrency, isolate) + (durable_claims ? " durable claims" : "") +
+         (program == Program::foo ? ", FooJobs" : "");
+}
+
+RunnerUnderTest::RunnerUnderTest(std::filesystem::path bin_dir, std::string conninfo,
+                                 std::optional<int> prefetch)
+    : bin_dir_(std::move(bin_dir)), conninfo_(std::move(conninfo)), prefetch_(prefetch) {
   std::string pattern =
       (std::filesystem::temp_directory_path() / "jobrunner-bench-XXXXXX").string();
   if (mkdtemp(pattern.data()) == nullptr) {
@@ -74,12 +88,18 @@ RunnerUnderTest::~RunnerUnderTest() {
   if (!keep_logs_) std::filesystem::remove_all(log_dir_, ignored);
 }
 
-Process RunnerUnderTest::spawn(const std::vector<std::string>& options, const std::string& label) {
-  if (access(executable_.c_str(), X_OK) != 0) {
-    throw MeasureFailed("no executable " + executable_.string() +
-                        " (build the run-noop-jobs target, or pass --bin-dir)");
+std::filesystem::path RunnerUnderTest::executable(Program program) const {
+  return bin_dir_ / executable_name(program);
+}
+
+Process RunnerUnderTest::spawn(Program program, const std::vector<std::string>& options,
+                               const std::string& label) {
+  const auto exe = executable(program);
+  if (access(exe.c_str(), X_OK) != 0) {
+    throw MeasureFailed("no executable " + exe.string() + " (build the " +
+                        std::string(executable_name(program)) + " target, or pass --bin-dir)");
   }
-  std::vector<std::string> args{executable_.string(), "--log-level", "warn", "--db", conninfo_};
+  std::vector<std::string> args{exe.string(), "--log-level", "warn", "--db", conninfo_};
   for (const auto& option : options) args.push_back(option);
   std::string file = std::to_string(++runs_) + "-" + label + ".stderr";
   for (auto& c : file) {
@@ -88,15 +108,33 @@ Process RunnerUnderTest::spawn(const std::vector<std::string>& options, const st
   return Process::spawn(args, log_dir_ / file);
 }
 
-Process RunnerUnderTest::start_cron() { return spawn({}, "cron"); }
-
-Process RunnerUnderTest::start_version_only() { return spawn({"--version"}, "version"); }
-
-Process RunnerUnderTest::start_daemon(const DaemonMode& mode, pg::Connection& conn) {
-  std::vector<std::string> args{"--daemon", "--concurrency", std::to_string(mode.concurrency)};
+std::vector<std::string> RunnerUnderTest::run_options(const RunMode& mode) const {
+  std::vector<std::string> args;
+  if (mode.daemon) args.emplace_back("--daemon");
+  // A cron run at concurrency 1 gets no option, as cron starts it.
+  if (mode.daemon || mode.concurrency != 1) {
+    args.insert(args.end(), {"--concurrency", std::to_string(mode.concurrency)});
+  }
   if (mode.isolate) args.emplace_back("--isolate");
   if (mode.durable_claims) args.emplace_back("--durable-claims");
-  auto daemon = spawn(args, mode.label());
+  if (prefetch_) args.insert(args.end(), {"--prefetch", std::to_string(*prefetch_)});
+  return args;
+}
+
+Process RunnerUnderTest::start_cron(const RunMode& mode) {
+  RunMode cron = mode;
+  cron.daemon = false;
+  return spawn(cron.program, run_options(cron), cron.label());
+}
+
+Process RunnerUnderTest::start_version_only() {
+  return spawn(Program::noop, {"--version"}, "version");
+}
+
+Process RunnerUnderTest::start_daemon(const RunMode& mode, pg::Connection& conn) {
+  RunMode daemon_mode = mode;
+  daemon_mode.daemon = true;
+  auto daemon = spawn(mode.program, run_options(daemon_mode), daemon_mode.label());
   const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
   for (;;) {
     if (auto exit = daemon.poll()) {
@@ -121,10 +159,10 @@ Process RunnerUnderTest::start_daemon(const DaemonMode& mode, pg::Connection& co
   return daemon;
 }
 
-void wait_until_drained(pg::Connection& conn, Process& runner) {
-  StallWatch stall(conn);
+void wait_until_drained(pg::Connection& conn, Process& runner, std::string_view job_type) {
+  StallWatch stall(conn, job_type);
   for (;;) {
-    if (!any_unfinished(conn)) return;
+    if (!any_unfinished(conn, job_type)) return;
     if (auto exit = runner.poll()) {
       throw MeasureFailed("the runner " + exit->describe() + " before the queue was drained\n" +
                           runner.stderr_tail());
@@ -134,8 +172,8 @@ void wait_until_drained(pg::Connection& conn, Process& runner) {
   }
 }
 
-ExitInfo wait_for_exit(pg::Connection& conn, Process& runner) {
-  StallWatch stall(conn);
+ExitInfo wait_for_exit(pg::Connection& conn, Process& runner, std::string_view job_type) {
+  StallWatch stall(conn, job_type);
   for (;;) {
     if (auto exit = runner.wait_for(1s)) return *exit;
     stall.check(runner);

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Measure jobrunner on this machine (docs/performance.md): install what is
-# missing, build jobrunner-bench and run-noop-jobs into <repo>/build-bench,
-# start a throwaway PostgreSQL 15 under /tmp/jobrunner-pg-bench, run the bench
-# against it, and write every figure as JSON. The server is stopped and
-# removed when the script ends.
+# missing, build jobrunner-bench, run-noop-jobs and run-foo-jobs into
+# <repo>/build-bench, start a throwaway PostgreSQL 15 under
+# /tmp/jobrunner-pg-bench, run the bench against it, and write every figure
+# as JSON. The server is stopped and removed when the script ends.
 #
 # Usage: scripts/bench.sh [--json FILE] [jobrunner-bench options]
 #   --json FILE   where the figures go (default: ./bench-results.json)
@@ -50,10 +50,10 @@ echo "==== install-deps ===="
 bash "$repo/scripts/install-deps.sh"
 
 echo "==== build ===="
-# Only the two executables the bench needs, without the test suite.
+# Only the executables the bench needs, without the test suite.
 cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJOBRUNNER_WERROR=ON \
   -DJOBRUNNER_BUILD_TESTS=OFF
-cmake --build "$build" -j"$(nproc)" --target jobrunner-bench run-noop-jobs
+cmake --build "$build" -j"$(nproc)" --target jobrunner-bench run-noop-jobs run-foo-jobs
 
 echo "==== PostgreSQL ===="
 # shellcheck source=SCRIPTDIR/lib/pg-local.sh
