@@ -182,8 +182,9 @@ int runner_main(int argc, char** argv, const JobType& type) {
       ->check(CLI::Range(0, kMaxPrefetch))
       ->capture_default_str();
   app.add_flag("--isolate", isolate,
-               std::string("Run each job in a forked child process, so a crash, hang or leak "
-                           "costs one job, not the runner") +
+               std::string("Run the jobs in child processes, one long-lived child per "
+                           "worker, so a crash, hang or leak costs one job and that child "
+                           "(which is replaced), not the runner") +
                    (type.spec.isolate ? " (on by default for this type)" : ""));
   app.add_option("--job-timeout", job_timeout,
                  "Isolated jobs: kill a job that runs longer (SIGTERM, then SIGKILL 3s later); "
@@ -195,6 +196,13 @@ int runner_main(int argc, char** argv, const JobType& type) {
                  "With isolation: the address-space limit (RLIMIT_AS) of each job's process, "
                  "e.g. 512M; the runner itself stays unlimited")
       ->check(byte_size_validator());
+  app.add_option("--max-jobs-per-child", options.max_jobs_per_child,
+                 "With isolation: replace each worker's child process after it ran N jobs "
+                 "(0: never; a child that crashed, timed out or ran out of memory is replaced "
+                 "anyway)")
+      ->type_name("N")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--grace", grace,
                  "After SIGTERM/SIGINT: how long the running jobs may take to finish before "
                  "they are given back (prefetched ones are given back at once); 0s: give them "

@@ -32,6 +32,9 @@ void check_runner_options(const RunnerOptions& options) {
   if (options.concurrency < 1 || options.concurrency > kMaxConcurrency) {
     throw ConfigError("the concurrency is from 1 to " + std::to_string(kMaxConcurrency));
   }
+  if (options.max_jobs_per_child < 0) {
+    throw ConfigError("RunnerOptions::max_jobs_per_child is 0 (no limit) or more");
+  }
   if (options.prefetch < 0 || options.prefetch > kMaxPrefetch) {
     throw ConfigError("the prefetch is from 0 to " + std::to_string(kMaxPrefetch));
   }

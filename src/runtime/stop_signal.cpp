@@ -21,7 +21,17 @@ extern "C" void on_stop_signal(int signal_number) {
   }
 }
 
+extern "C" void on_child_stop_signal(int) { g_stop_requests.fetch_add(1); }
+
 }  // namespace
+
+void install_child_stop_handler() {
+  struct sigaction action {};
+  action.sa_handler = on_child_stop_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  sigaction(SIGTERM, &action, nullptr);
+}
 
 void install_stop_handlers() {
   struct sigaction action {};

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "child_process.hpp"
+#include "job_codec.hpp"
 #include "jobrunner/runtime/stop_signal.hpp"
 #include "lease_keeper.hpp"
 #include "outcome_of.hpp"
@@ -105,6 +106,9 @@ void WorkerPool::run_here(pg::Connection& conn, const Job& job) {
 
 void WorkerPool::worker_main(int index) {
   std::optional<pg::Connection> conn;
+  // Created and destroyed on this thread: the child dies with the thread
+  // that forked it (child_worker.hpp).
+  std::optional<ChildWorker> child;
   std::unique_lock lock(mutex_);
   for (;;) {
     work_ready_.wait(lock, [this] { return closing_ || !queue_.empty(); });
@@ -118,8 +122,11 @@ void WorkerPool::worker_main(int index) {
       if (keeper_ != nullptr && keeper_->abandoned(job.id)) {
         end = {job, AttemptEnd::Kind::abandoned, {},
                "its lease expired while it waited to run (it could not be extended); not run"};
-      } else if (isolated_ || type_.spec.batch_completions) {
-        end = attempt(nullptr, job);  // needs no connection here
+      } else if (isolated_) {
+        log_start(job);
+        end = attempt_in_child(child, job);
+      } else if (type_.spec.batch_completions) {
+        end = attempt(nullptr, job);  // needs no connection
       } else {
         if (conn && !conn->idle_and_open()) {
           spdlog::warn("worker {}: the server closed its idle connection; opening a new one",
@@ -153,10 +160,14 @@ std::optional<Duration> WorkerPool::job_timeout() const {
   return options_.job_timeout ? options_.job_timeout : type_.spec.job_timeout;
 }
 
-AttemptEnd WorkerPool::attempt(pg::Connection* conn, const Job& job) {
+void WorkerPool::log_start(const Job& job) const {
   spdlog::info("job {}: running {} (attempt {} of {}{})", job.id, type_.spec.display_name,
                job.attempt_count, job.max_retries + 1, isolated_ ? ", isolated" : "");
-  if (isolated_) return attempt_in_child(job);
+}
+
+AttemptEnd WorkerPool::attempt(pg::Connection* conn, const Job& job) {
+  if (isolated_) throw ConfigError("isolated jobs need RunnerOptions::conninfo");
+  log_start(job);
   if (conn == nullptr && !type_.spec.batch_completions) {
     throw ConfigError("internal error: a transactional job needs a connection");
   }
@@ -195,67 +206,81 @@ AttemptEnd WorkerPool::attempt_in_process(pg::Connection* conn, const LeaseKeepe
   }
 }
 
-// Runs the job in a forked child with its own connection. The child records
+// Runs the job in this worker's child process (forked on the first job,
+// again after a child was lost or served --max-jobs-per-child), on the
+// child's own connection, which it keeps from job to job. The child records
 // COMPLETED itself (the one transaction rule); anything else it reports back.
-// A job with batch completions needs no connection in the child at all.
-AttemptEnd WorkerPool::attempt_in_child(const Job& job) {
+AttemptEnd WorkerPool::attempt_in_child(std::optional<ChildWorker>& child, const Job& job) {
   using Kind = AttemptEnd::Kind;
   if (!options_.conninfo) throw ConfigError("isolated jobs need RunnerOptions::conninfo");
-  const auto conninfo = *options_.conninfo;
-  auto body = [&]() -> std::string {
+  if (!child) {
+    const auto memory_limit =
+        options_.memory_limit ? options_.memory_limit : type_.spec.memory_limit;
+    child.emplace(serve_in_child(), memory_limit, options_.max_jobs_per_child);
+  }
+  ChildLimits limits;
+  limits.timeout = job_timeout();
+  limits.abandon = [this, id = job.id] { return keeper_ != nullptr && keeper_->abandoned(id); };
+  const auto result = child->run(job_to_json(job).dump(), limits, {}, [&](std::string_view line) {
+    spdlog::info("job {}: stderr: {}", job.id, line);
+  });
+
+  if (result.abandoned) return {job, Kind::abandoned, {}, {}};
+  const std::string detail =
+      result.stderr_tail.empty() ? "" : "\nstderr (tail):\n" + result.stderr_tail;
+  // A report wins over a timeout: a child that committed COMPLETED just as
+  // the deadline passed did complete.
+  if (!result.report && result.timed_out) {
+    return {job, Kind::failed,
+            {Outcome::Kind::timeout, "JobTimeout",
+             "job ran too long: killed after " + format_duration(*limits.timeout)},
+            detail};
+  }
+  if (!result.report) {
+    return {job, Kind::failed,
+            {Outcome::Kind::unexpected, "ChildCrashed",
+             "the job's process " + describe_wait_status(result.wait_status)},
+            detail};
+  }
+  const auto report = nlohmann::json::parse(*result.report);
+  if (report.contains("error")) throw DatabaseUnavailable(report.value("message", ""));
+  return {job, static_cast<Kind>(report.at("kind").get<int>()),
+          {static_cast<Outcome::Kind>(report.at("outcome").get<int>()),
+           report.at("error_type").get<std::string>(), report.at("message").get<std::string>()},
+          detail};
+}
+
+// What a worker's child does with each job it is sent. Its connection is
+// its own, opened on its first transactional job and kept; a child whose
+// connection failed, or whose job ran out of memory (RLIMIT_AS), retires so
+// that the next job gets a fresh process.
+ChildWorker::Serve WorkerPool::serve_in_child() const {
+  auto conn = std::make_shared<std::optional<pg::Connection>>();
+  return [this, conn](const std::string& request) -> ChildWorker::Reply {
+    // SIGTERM (a timeout) asks the job to stop (RunnableJob::stop_requested);
+    // SIGKILL follows after the grace period.
+    install_child_stop_handler();
     nlohmann::json report;
+    bool retire = false;
     try {
-      std::optional<pg::Connection> child_conn;
-      if (!type_.spec.batch_completions) child_conn = pg::Connection::open(conninfo);
+      const auto job = job_from_json(nlohmann::json::parse(request));
+      if (!type_.spec.batch_completions && !(*conn && (*conn)->idle_and_open())) {
+        conn->reset();
+        *conn = pg::Connection::open(*options_.conninfo);
+      }
       // No keeper here: its lock may have been held by its thread at fork().
-      const auto end =
-          attempt_in_process(child_conn ? &*child_conn : nullptr, nullptr, job);
+      const auto end = attempt_in_process(*conn ? &**conn : nullptr, nullptr, job);
+      retire = end.outcome.error_type == "std::bad_alloc";
       report = {{"kind", static_cast<int>(end.kind)},
                 {"outcome", static_cast<int>(end.outcome.kind)},
                 {"error_type", end.outcome.error_type},
                 {"message", end.outcome.message}};
     } catch (const DatabaseUnavailable& e) {
       report = {{"error", kDatabaseUnavailable}, {"message", e.what()}};
+      retire = true;
     }
-    return report.dump();
+    return {report.dump(), retire};
   };
-  ChildLimits limits;
-  limits.timeout = job_timeout();
-  limits.memory_limit = options_.memory_limit ? options_.memory_limit : type_.spec.memory_limit;
-  limits.abandon = [this, id = job.id] { return keeper_ != nullptr && keeper_->abandoned(id); };
-  pid_t child_pid = 0;
-  const auto child = run_in_child(
-      body, limits,
-      [&](pid_t pid) {
-        child_pid = pid;
-        add_running_child(pid);
-      },
-      [&](std::string_view line) { spdlog::info("job {}: stderr: {}", job.id, line); });
-  remove_running_child(child_pid);
-
-  if (child.abandoned) return {job, Kind::abandoned, {}, {}};
-  const std::string detail =
-      child.stderr_tail.empty() ? "" : "\nstderr (tail):\n" + child.stderr_tail;
-  // A report wins over a timeout: a child that committed COMPLETED just as
-  // the deadline passed did complete.
-  if (!child.report && child.timed_out) {
-    return {job, Kind::failed,
-            {Outcome::Kind::timeout, "JobTimeout",
-             "job ran too long: killed after " + format_duration(*limits.timeout)},
-            detail};
-  }
-  if (!child.report) {
-    return {job, Kind::failed,
-            {Outcome::Kind::unexpected, "ChildCrashed",
-             "the job's process " + describe_wait_status(child.wait_status)},
-            detail};
-  }
-  const auto report = nlohmann::json::parse(*child.report);
-  if (report.contains("error")) throw DatabaseUnavailable(report.value("message", ""));
-  return {job, static_cast<Kind>(report.at("kind").get<int>()),
-          {static_cast<Outcome::Kind>(report.at("outcome").get<int>()),
-           report.at("error_type").get<std::string>(), report.at("message").get<std::string>()},
-          detail};
 }
 
 }  // namespace jobrunner

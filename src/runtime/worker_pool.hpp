@@ -4,8 +4,10 @@
 //  - Threads, each with a database connection of its own (opened on first
 //    use, again after it failed); the job's work and its COMPLETED commit in
 //    the job's transaction on that connection.
-//  - With isolation, each thread drives a forked child process that runs
-//    the job (and commits it) on the child's own connection.
+//  - With isolation, each thread drives a long-lived child process of its
+//    own (ChildWorker), pre-forked at its first job, which runs the jobs
+//    (and commits them) on the child's own connection; a child that crashed,
+//    timed out, ran out of memory or served --max-jobs-per-child is replaced.
 //  - Without RunnerOptions::conninfo there are no threads: run_here() runs
 //    a job on the caller's thread and connection (a library user's runner
 //    on one connection).
@@ -18,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "child_worker.hpp"
 #include "completer.hpp"
 #include "jobrunner/runtime/runner.hpp"
 
@@ -57,7 +60,9 @@ class WorkerPool {
   AttemptEnd attempt(pg::Connection* conn, const Job& job);
   AttemptEnd attempt_in_process(pg::Connection* conn, const LeaseKeeper* keeper,
                                 const Job& job) const;
-  AttemptEnd attempt_in_child(const Job& job);
+  AttemptEnd attempt_in_child(std::optional<ChildWorker>& child, const Job& job);
+  ChildWorker::Serve serve_in_child() const;
+  void log_start(const Job& job) const;
   std::optional<Duration> job_timeout() const;
 
   const JobType& type_;

@@ -69,6 +69,10 @@ struct RunnerOptions {
   std::optional<bool> isolate;
   std::optional<Duration> job_timeout;
   std::optional<std::uint64_t> memory_limit;
+  // With isolation: how many jobs one child process runs before it is
+  // replaced by a fresh one (0: no limit; a child that crashed, timed out or
+  // ran out of memory is replaced anyway).
+  int max_jobs_per_child = 0;
   // After SIGTERM/SIGINT: how long the running jobs may take to finish before
   // they are given back (WAITING, the attempt not counted) and the process
   // exits 0, after calling before_exit on the runner's connection with the

@@ -10,6 +10,10 @@ namespace jobrunner {
 // Installs the handlers (idempotent).
 void install_stop_handlers();
 
+// In an isolated job's child process: SIGTERM (sent on a timeout) only asks
+// the job to stop (stop_requested()); the parent kills it after a grace.
+void install_child_stop_handler();
+
 // True once a stop was requested by a signal or request_stop().
 bool stop_requested() noexcept;
 
