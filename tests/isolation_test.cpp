@@ -5,6 +5,8 @@
 #include <sys/resource.h>
 
 #include <atomic>
+#include <map>
+#include <regex>
 #include <chrono>
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -301,6 +303,73 @@ TEST_F(IsolationTest, an_attempt_whose_lease_cannot_be_extended_is_abandoned_and
   EXPECT_EQ(status_of(id), kCompleted);
   EXPECT_EQ(attempts_of(id), 2);
   EXPECT_EQ(frozzles_of(id), 1);
+}
+
+
+// ---- The children of an isolated runner --------------------------------------
+
+// The process each job ran in, from the "foo job N ran in process P" lines
+// of jobs enqueued with {"report_pid": true}.
+std::map<std::int64_t, int> processes_of_jobs(const std::string& err) {
+  std::map<std::int64_t, int> out;
+  static const std::regex kLine("foo job ([0-9]+) ran in process ([0-9]+)");
+  for (auto it = std::sregex_iterator(err.begin(), err.end(), kLine); it != std::sregex_iterator();
+       ++it) {
+    out[std::stoll((*it)[1])] = std::stoi((*it)[2]);
+  }
+  return out;
+}
+
+TEST_F(IsolationTest, one_child_process_runs_job_after_job) {
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 4; ++i) ids.push_back(enqueue({{"report_pid", true}}));
+
+  const auto result = run_foo_jobs({"--isolate"});
+
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto processes = processes_of_jobs(result.err);
+  ASSERT_EQ(processes.size(), 4U) << result.err;
+  for (const auto id : ids) {
+    EXPECT_EQ(status_of(id), kCompleted);
+    EXPECT_EQ(processes.at(id), processes.at(ids[0])) << "job " << id << "\n" << result.err;
+  }
+}
+
+TEST_F(IsolationTest, max_jobs_per_child_replaces_the_child_after_that_many_jobs) {
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 4; ++i) ids.push_back(enqueue({{"report_pid", true}}));
+
+  // One worker runs the jobs in claim order: 1 and 2 in a child, 3 and 4 in
+  // the next.
+  const auto result = run_foo_jobs({"--isolate", "--max-jobs-per-child", "2"});
+
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto processes = processes_of_jobs(result.err);
+  ASSERT_EQ(processes.size(), 4U) << result.err;
+  EXPECT_EQ(processes.at(ids[0]), processes.at(ids[1])) << result.err;
+  EXPECT_EQ(processes.at(ids[2]), processes.at(ids[3])) << result.err;
+  EXPECT_NE(processes.at(ids[1]), processes.at(ids[2])) << result.err;
+  for (const auto id : ids) EXPECT_EQ(status_of(id), kCompleted);
+}
+
+TEST_F(IsolationTest, a_crash_costs_its_job_and_its_child_and_the_next_job_gets_a_new_child) {
+  const auto before = enqueue({{"report_pid", true}});
+  const auto crashing = enqueue({{"report_pid", true}, {"crash", "segv"}}, 0);
+  const auto after = enqueue({{"report_pid", true}});
+
+  const auto result = run_foo_jobs({"--isolate"});
+
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(status_of(before), kCompleted);
+  EXPECT_EQ(status_of(crashing), kFailed);
+  EXPECT_EQ(status_of(after), kCompleted);
+  const auto reports = error_reports_of(crashing);
+  ASSERT_EQ(reports.size(), 1U);
+  EXPECT_EQ(reports[0].error_type, "ChildCrashed");
+  const auto processes = processes_of_jobs(result.err);
+  ASSERT_EQ(processes.size(), 3U) << result.err;
+  EXPECT_EQ(processes.at(before), processes.at(crashing)) << result.err;
+  EXPECT_NE(processes.at(crashing), processes.at(after)) << result.err;
 }
 
 }  // namespace

@@ -246,5 +246,72 @@ TEST_F(ShutdownTest, a_daemon_runs_a_job_enqueued_after_it_started_and_stops_cle
             1);
 }
 
+
+// ---- Prefetched jobs ------------------------------------------------------------
+
+// The jobs a runner claimed ahead of its one worker are RUNNING (held by its
+// heartbeats) until they run; a stop gives them back at once, while the
+// running job still has its grace period.
+TEST_F(ShutdownTest, sigterm_gives_back_the_prefetched_jobs_at_once_and_lets_the_running_one_finish) {
+  const auto first = enqueue();
+  std::vector<std::int64_t> prefetched;
+  for (int i = 0; i < 4; ++i) prefetched.push_back(enqueue());
+  testing::WorkGate gate(db);
+  Program runner(runner_argv({"--prefetch", "8", "--grace", "1h"}));
+  ASSERT_TRUE(eventually([&] { return jobs_at_gate() == 1; })) << "the job never started";
+  ASSERT_TRUE(eventually([&] {
+    return db.scalar("SELECT count(*) FROM job WHERE status = 1") == 5;
+  })) << "the runner did not prefetch the other four";
+
+  runner.signal(SIGTERM);
+  ASSERT_TRUE(eventually([&] {
+    return db.scalar("SELECT count(*) FROM job WHERE status = 0 AND attempt_count = 0 AND "
+                     "log LIKE '%given back%'") == 4;
+  })) << runner.stderr_so_far();
+  EXPECT_EQ(status_of(first), kRunning) << "the running job keeps its grace period";
+  gate.release();
+  ASSERT_TRUE(runner.exited_within(60s));
+  const auto result = runner.wait();
+
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(status_of(first), kCompleted);
+  EXPECT_EQ(frozzles_of(first), 1);
+  for (const auto id : prefetched) {
+    EXPECT_EQ(status_of(id), kWaiting);
+    EXPECT_EQ(attempts_of(id), 0);
+    EXPECT_EQ(frozzles_of(id), 0);
+  }
+}
+
+// SIGKILL leaves the prefetched jobs RUNNING with the dead run's leases:
+// rescued once they expire, run once each, none lost.
+TEST_F(ShutdownTest, after_sigkill_the_prefetched_jobs_are_rescued_and_each_runs_once) {
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(enqueue());
+  {
+    testing::WorkGate gate(db);
+    Program runner(runner_argv({"--prefetch", "8", "--lease", "1s"}));
+    ASSERT_TRUE(eventually([&] { return jobs_at_gate() == 1; })) << "the job never started";
+    ASSERT_TRUE(eventually([&] {
+      return db.scalar("SELECT count(*) FROM job WHERE status = 1") == 5;
+    })) << "the runner did not prefetch the other four";
+    runner.signal(SIGKILL);
+    runner.wait();
+  }
+  // Runs until every job is done: the first runs find the dead run's cron
+  // lock (exit 69) or leases not yet expired, until both lapse.
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto result = testing::run_program(runner_argv({"--lease", "1s"}));
+        return result.exit_code == 0 &&
+               db.scalar("SELECT count(*) FROM job WHERE status = 2") == 5;
+      },
+      60s));
+  for (const auto id : ids) {
+    EXPECT_EQ(status_of(id), kCompleted);
+    EXPECT_EQ(frozzles_of(id), 1) << "job " << id;
+  }
+}
+
 }  // namespace
 }  // namespace jobrunner

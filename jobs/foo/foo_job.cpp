@@ -1,5 +1,7 @@
 #include "foo_job.hpp"
 
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +21,12 @@ void DoFooJob::run(pg::Statements& db) {
     throw std::runtime_error("job " + std::to_string(j.id) + " has no foojob row");
   }
   const auto& meta = j.metadata;
+  if (meta.value("report_pid", false)) {
+    // Which process ran the job (tests of isolated runners' children).
+    std::fprintf(stderr, "foo job %lld ran in process %d\n", static_cast<long long>(j.id),
+                 static_cast<int>(getpid()));
+    std::fflush(stderr);
+  }
   if (meta.contains("stderr")) {
     std::fprintf(stderr, "%s\n", meta.value("stderr", std::string()).c_str());
     std::fflush(stderr);

@@ -18,6 +18,8 @@
 //                                end the process abruptly first (to show what
 //                                --isolate does; without it the runner dies)
 //   "stderr": "..."              write this line to stderr first
+//   "report_pid": true           write "foo job <id> ran in process <pid>"
+//                                to stderr first
 // Every outcome but success writes its frozzle first, to show that the
 // failure paths roll the job's work back.
 
