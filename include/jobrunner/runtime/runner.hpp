@@ -38,7 +38,7 @@ inline constexpr Duration kMaxTypeLockLease = std::chrono::seconds(30);
 
 // The default of RunnerOptions::prefetch (chosen by measurement:
 // docs/performance.md) and its most.
-inline constexpr int kDefaultPrefetch = 64;
+inline constexpr int kDefaultPrefetch = 256;
 inline constexpr int kMaxPrefetch = 10000;
 
 struct RunnerOptions {
