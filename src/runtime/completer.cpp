@@ -81,8 +81,10 @@ RetryPolicy retry_policy_of(const JobType& type, const RunnerOptions& options) {
 
 void Completer::report(AttemptEnd end) {
   if (auto written = needs_no_write(end)) {
-    // Settled at once, on the worker's thread: nothing to wait for.
+    // Settled at once, on the worker's thread: nothing to wait for. The
+    // dispatcher still hears of it: a worker is free.
     settle({std::move(*written)}, {end.job.id});
+    if (on_report_) on_report_();
     return;
   }
   {

@@ -51,8 +51,8 @@ struct AttemptEnd {
 class Completer {
  public:
   // `keeper` (may be null) holds the leases of the jobs until their end is
-  // written; `on_report` is called after each report() (to wake the
-  // dispatcher).
+  // written; `on_report` is called after each report(), also of an end that
+  // needed no write (to wake the dispatcher: a worker is free).
   Completer(const JobType& type, RetryPolicy policy, NotificationHook& hook, LeaseKeeper* keeper,
             std::function<void()> on_report = {});
 

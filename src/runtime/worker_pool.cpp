@@ -76,11 +76,6 @@ std::vector<Job> WorkerPool::take_queued() {
   return jobs;
 }
 
-void WorkerPool::wait_for_a_worker(Duration timeout) {
-  std::unique_lock lock(mutex_);
-  job_ended_.wait_for(lock, timeout);
-}
-
 void WorkerPool::close_and_join() {
   {
     std::lock_guard lock(mutex_);
@@ -149,10 +144,13 @@ void WorkerPool::worker_main(int index) {
     } catch (...) {
       end.detail = "an unknown exception";
     }
-    completer_.report(std::move(end));
     lock.lock();
     --busy_;
-    job_ended_.notify_all();
+    lock.unlock();
+    // After the count: the report wakes the dispatcher, which must see the
+    // worker free.
+    completer_.report(std::move(end));
+    lock.lock();
   }
 }
 

@@ -47,8 +47,6 @@ class WorkerPool {
   int busy() const;
   // Empties the local queue: the jobs no worker has started (for a give-back).
   std::vector<Job> take_queued();
-  // Waits until a worker finished a job or `timeout` passed.
-  void wait_for_a_worker(Duration timeout);
   // No more jobs: the workers finish the one they run and end; joins them.
   void close_and_join();
 
@@ -73,7 +71,6 @@ class WorkerPool {
 
   mutable std::mutex mutex_;
   std::condition_variable work_ready_;  // workers wait for jobs
-  std::condition_variable job_ended_;   // the dispatcher waits for a worker
   std::deque<Job> queue_;
   int busy_ = 0;
   bool closing_ = false;
