@@ -53,4 +53,9 @@ ClaimScaling measure_claim_scaling(MeasureContext& ctx);
 // with waiting (--durable-claims).
 ClaimDurability measure_claim_durability(MeasureContext& ctx);
 
+// (r) what each ingredient of a job row costs: the batched claim + complete
+// loop on a schema-free table, on the job table with the 0008 statements and
+// each ingredient left out, and with the store as built; 1 and 8 connections.
+RowCosts measure_row_costs(MeasureContext& ctx);
+
 }  // namespace jobrunner::bench

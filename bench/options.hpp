@@ -16,7 +16,7 @@ struct BenchOptions {
   int jobs = 50000;             // (a), (b), (c); (h) at most durability_jobs
   std::optional<std::filesystem::path> json_path;
   std::filesystem::path bin_dir;  // where run-noop-jobs is
-  std::string only = "abcdefgh";  // the measures to run, sorted, no duplicates
+  std::string only = "abcdefghr";  // the measures to run, sorted, no duplicates
   bool quick = false;
   app::LogOptions log;
 
