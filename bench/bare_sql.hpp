@@ -38,7 +38,7 @@ double claim_and_finish_all(pg::Connection& conn, int batch, bool durable_claims
 
 // Bulk inserts of bare NoopJob rows (job only, INSERT ... SELECT
 // generate_series, one statement): WAITING and ready now, or COMPLETED
-// long ago with the log line a runner leaves.
+// long ago (no log line: a success leaves none).
 void insert_ready_jobs(pg::Connection& conn, std::int64_t count);
 void insert_finished_jobs(pg::Connection& conn, std::int64_t count);
 

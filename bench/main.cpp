@@ -88,6 +88,7 @@ int run_bench(const BenchOptions& options) {
       if (row.error) results.failures.push_back(fmt::format("(h) {}: {}", row.what, *row.error));
     }
   });
+  measure('r', "row costs", [&] { results.row_costs = measure_row_costs(ctx); });
   results.run.duration_s = total.seconds();
 
   const auto targets = evaluate_targets(results);

@@ -67,4 +67,9 @@ ClaimDurability measure_claim_durability(MeasureContext& ctx);
 // table, batched at 1 and 8 connections, single-row at 8.
 SchemaFreeLimit measure_schema_free(MeasureContext& ctx);
 
+// (r) what each ingredient of a job row costs: the batched claim + complete
+// loop on a schema-free table, on the job table with the 0008 statements and
+// each ingredient left out, and with the store as built; 1 and 8 connections.
+RowCosts measure_row_costs(MeasureContext& ctx);
+
 }  // namespace jobrunner::bench

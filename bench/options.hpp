@@ -16,7 +16,7 @@ struct BenchOptions {
   int jobs = 50000;  // (a) to (c), (i) to (k), the backlog of (d); (h) at most durability_jobs
   std::optional<std::filesystem::path> json_path;
   std::filesystem::path bin_dir;  // where run-noop-jobs and run-foo-jobs are
-  std::string only = "abcdefghijk";  // the measures to run, sorted, no duplicates
+  std::string only = "abcdefghijkr";  // the measures to run, sorted, no duplicates
   // --prefetch N for every runner the bench starts; unset: the option is not
   // passed, and runners use their default (or have no such option).
   std::optional<int> prefetch;

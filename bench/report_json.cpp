@@ -143,6 +143,7 @@ Json report_json(const Results& r, const std::vector<Target>& targets) {
     }
     out["claim_durability"] = {{"rows", rows}};
   }
+  out["row_costs"] = r.row_costs ? row_costs_json(*r.row_costs) : Json(nullptr);
   out["peak_rss"] = nullptr;
   if (const auto* g = r.drain_row(drain_label(true, kPeakRssConcurrency, false)); g && !g->error) {
     out["peak_rss"] = {{"label", g->label}, {"mb", round_to(g->peak_rss_mb, 2)}};

@@ -186,6 +186,7 @@ void print_report(std::ostream& out, const Results& r, const std::vector<Target>
   if (r.idle_tick) print_idle_tick(out, *r.idle_tick);
   if (r.claim_scaling) print_claim_scaling(out, *r.claim_scaling);
   if (r.claim_durability) print_claim_durability(out, *r.claim_durability, r.sql_limit);
+  if (r.row_costs) print_row_costs(out, *r.row_costs);
   if (const auto* g = r.drain_row(drain_label(true, kPeakRssConcurrency, false))) {
     out << "\n(g) peak RSS of " << g->label << ": "
         << (g->error ? "not measured (see the end)" : fmt::format("{:.1f} MB", g->peak_rss_mb))

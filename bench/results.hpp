@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "row_costs.hpp"
 #include "stats.hpp"
 
 namespace jobrunner::bench {
@@ -165,6 +166,7 @@ struct Results {
   std::optional<IdleTick> idle_tick;
   std::optional<ClaimScaling> claim_scaling;
   std::optional<ClaimDurability> claim_durability;
+  std::optional<RowCosts> row_costs;  // (r)
   // "(x) what: why", one per measurement that could not be made.
   std::vector<std::string> failures;
 

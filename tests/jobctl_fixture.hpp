@@ -106,7 +106,7 @@ class JobctlTest : public testing::DatabaseTest {
   std::int64_t job_in(std::int64_t status, const std::string& finished_ago = "1 minute") {
     const auto id = enqueue();
     db.sql("UPDATE job SET status = $2::smallint, "
-           "lease_token = CASE WHEN $2::smallint = 1 THEN gen_random_uuid() END, "
+           "lease_token = CASE WHEN $2::smallint = 1 THEN nextval('job_lease_token_seq') END, "
            "lease_expires = CASE WHEN $2::smallint = 1 THEN now() + interval '5 minutes' END, "
            "lease_owner = CASE WHEN $2::smallint = 1 THEN 'otherhost:42' END, "
            "attempt_count = CASE WHEN $2::smallint IN (0, 4) THEN 0 ELSE 1 END, "

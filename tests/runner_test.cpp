@@ -479,7 +479,7 @@ TEST_F(RunnerTest, rescue_leaves_a_running_job_with_a_live_lease_alone) {
   EXPECT_EQ(runner.rescue_expired(), 0);
 
   EXPECT_EQ(status_of(id), kRunning);
-  EXPECT_EQ(db.scalar("SELECT count(*) FROM job WHERE id = $1 AND lease_token = $2::uuid", id,
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM job WHERE id = $1 AND lease_token = $2::bigint", id,
                       claimed.lease_token),
             1);
   EXPECT_EQ(error_reports_of(id), 0);
@@ -528,7 +528,7 @@ JobType stolen_while_running(const testing::TestDatabase& db, bool then_fail) {
     {
       auto other = pg::Connection::open(conninfo);
       auto other_tx = other.begin();
-      other_tx.exec("UPDATE job SET lease_token = gen_random_uuid() WHERE id = $1", job.id);
+      other_tx.exec("UPDATE job SET lease_token = nextval('job_lease_token_seq') WHERE id = $1", job.id);
       other_tx.commit();
     }
     frozzle(job, tx);

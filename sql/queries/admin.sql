@@ -80,7 +80,7 @@ WHERE e.id = $1
 -- Exact counts of WAITING, RUNNING and SUSPENDED jobs per type ($1: one type,
 -- or NULL for all). Each branch names its status as a constant, so it reads
 -- only that status's partial index (job__ready__idx,
--- job__running__lease_expires__idx, job__suspended__idx), however many
+-- job__running__idx, job__suspended__idx), however many
 -- finished jobs the table holds. Finished statuses are not counted here:
 -- see job_stats_finished_since.
 SELECT j.job_type, 0 AS status, count(*) AS n

@@ -21,9 +21,13 @@ RETURNING id
 
 -- name: job_claim
 -- Claims up to $2 ready jobs of type $1 in one statement: each becomes
--- RUNNING with a fresh lease token, owner $3 and a lease of $4 milliseconds.
--- SKIP LOCKED lets any number of runners claim at once without waiting for,
--- or ever sharing, a row.
+-- RUNNING with a fresh lease token (the next value of job_lease_token_seq),
+-- owner $3 and a lease of $4 milliseconds. SKIP LOCKED lets any number of
+-- runners claim at once without waiting for, or ever sharing, a row. The
+-- UPDATE finds the locked rows by id = ANY(ARRAY(...)), an index scan of
+-- the primary key: joined to the CTE, the planner hashes it against a scan
+-- of the whole table once the table holds some 10,000 rows (docs/performance.md,
+-- "Cheaper rows").
 WITH ready AS (
     SELECT id FROM job
     WHERE job_type = $1 AND status = 0
@@ -36,10 +40,9 @@ WITH ready AS (
 UPDATE job AS j
 SET status = 1, date_started = now(), date_finished = NULL,
     attempt_count = j.attempt_count + 1,
-    lease_owner = $3, lease_token = gen_random_uuid(),
+    lease_owner = $3, lease_token = nextval('job_lease_token_seq'),
     lease_expires = now() + $4::bigint * interval '1 millisecond'
-FROM ready
-WHERE j.id = ready.id
+WHERE j.id = ANY(ARRAY(SELECT id FROM ready))
 RETURNING {{job_columns}}
 
 -- name: job_ready
@@ -55,27 +58,30 @@ LIMIT $2
 -- The one finishing write: fenced by the RUNNING status and the lease token,
 -- so a runner whose lease was rescued changes nothing (no row returned).
 -- $3 is the new status; $4 the retry delay in ms (WAITING) or NULL.
--- date_finished is set for COMPLETED and FAILED only.
+-- date_finished is set for COMPLETED and FAILED only. $5 is the log line,
+-- NULL for none (a success writes none).
 UPDATE job AS j
 SET status = $3::smallint,
     date_finished = CASE WHEN $3::smallint IN (2, 3) THEN now() END,
     scheduled_start = CASE WHEN $4::bigint IS NULL THEN j.scheduled_start
                            ELSE now() + $4::bigint * interval '1 millisecond' END,
     lease_expires = NULL, lease_owner = NULL, lease_token = NULL,
-    log = job_log_append(j.log, $5::text, $6::integer)
-WHERE j.id = $1 AND j.status = 1 AND j.lease_token = $2::uuid
+    log = CASE WHEN $5::text IS NULL THEN j.log ELSE job_log_append(j.log, $5::text, $6::integer) END
+WHERE j.id = $1 AND j.status = 1 AND j.lease_token = $2::bigint
 RETURNING j.id
 
 -- name: job_heartbeat
 -- Extends the leases of the jobs (ids $1, tokens $2) this runner still holds,
 -- all in one statement; returns the ids whose lease was extended. Rows are
 -- locked in id order, as job_complete_many locks them, so the two cannot
--- deadlock.
+-- deadlock. id = ANY($1) reads them through the primary key (not every
+-- RUNNING job); only lease_expires changes, so with the free space of
+-- fillfactor 80 the update is HOT (no index touched).
 WITH held AS (
     SELECT j.id FROM job AS j
-    JOIN unnest($1::bigint[], $2::uuid[]) AS h(id, token)
+    JOIN unnest($1::bigint[], $2::bigint[]) AS h(id, token)
       ON j.id = h.id AND j.lease_token = h.token
-    WHERE j.status = 1
+    WHERE j.status = 1 AND j.id = ANY($1::bigint[])
     ORDER BY j.id
     FOR NO KEY UPDATE OF j
 )
@@ -87,21 +93,21 @@ RETURNING j.id
 
 -- name: job_complete_many
 -- Records COMPLETED for many jobs at once (types with batch completions):
--- ids $1, lease tokens $2, log lines $3. Fenced like job_finish (a row whose
--- token changed while we waited for its lock drops out); returns the ids it
--- completed, so a missing id is a lease that was lost. Locks in id order.
+-- ids $1, lease tokens $2. Fenced like job_finish (a row whose token changed
+-- while we waited for its lock drops out); returns the ids it completed, so
+-- a missing id is a lease that was lost. Locks in id order. No log line: a
+-- success writes none.
 WITH done AS (
-    SELECT j.id, d.line FROM job AS j
-    JOIN unnest($1::bigint[], $2::uuid[], $3::text[]) AS d(id, token, line)
+    SELECT j.id FROM job AS j
+    JOIN unnest($1::bigint[], $2::bigint[]) AS d(id, token)
       ON j.id = d.id AND j.lease_token = d.token
-    WHERE j.status = 1
+    WHERE j.status = 1 AND j.id = ANY($1::bigint[])
     ORDER BY j.id
     FOR NO KEY UPDATE OF j
 )
 UPDATE job AS j
 SET status = 2, date_finished = now(),
-    lease_expires = NULL, lease_owner = NULL, lease_token = NULL,
-    log = job_log_append(j.log, done.line, $4::integer)
+    lease_expires = NULL, lease_owner = NULL, lease_token = NULL
 FROM done
 WHERE j.id = done.id
 RETURNING j.id
@@ -120,9 +126,9 @@ WHERE j.job_type = $1 AND j.status = 0 AND j.scheduled_start > now()
 -- given back. Locks in id order, as job_heartbeat does.
 WITH back AS (
     SELECT j.id, b.line FROM job AS j
-    JOIN unnest($1::bigint[], $2::uuid[], $3::text[]) AS b(id, token, line)
+    JOIN unnest($1::bigint[], $2::bigint[], $3::text[]) AS b(id, token, line)
       ON j.id = b.id AND j.lease_token = b.token
-    WHERE j.status = 1
+    WHERE j.status = 1 AND j.id = ANY($1::bigint[])
     ORDER BY j.id
     FOR NO KEY UPDATE OF j
 )

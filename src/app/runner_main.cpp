@@ -97,8 +97,9 @@ std::optional<TypeLockHold> take_type_lock(pg::Connection& conn, const pg::JobSt
 }
 
 std::string help_footer(const JobType& type, const std::string& name) {
-  return "\nSignals: SIGTERM or SIGINT stops claiming, lets the running job finish within "
-         "--grace, gives back what is left (WAITING, attempt not counted) and exits 0; a "
+  return "\nSignals: SIGTERM or SIGINT stops claiming, gives back the prefetched jobs at once, "
+         "lets the running jobs finish within --grace, gives back what is left (WAITING, "
+         "attempt not counted) and exits 0; a "
          "second signal exits at once (128 + signal); leases then expire and jobs are "
          "rescued.\n"
          "\nExit codes:\n"
@@ -287,9 +288,10 @@ int runner_main(int argc, char** argv, const JobType& type) {
     if (retention) retention_period = parse_duration(*retention);
     if (daemon) options.housekeeping = daemon_housekeeping(type, retention_period);
     // A graceful stop whose grace period ran out ends the process from the
-    // lease keeper: the run is recorded there.
-    options.before_exit = [&record](pg::Connection& keeper_conn, const RunStats& so_far) {
-      record.finish(exit_code::ok, so_far, &keeper_conn);
+    // dispatcher (it cannot wait for the jobs' threads): the run is recorded
+    // there, on the runner's connection.
+    options.before_exit = [&record](pg::Connection& runner_conn, const RunStats& so_far) {
+      record.finish(exit_code::ok, so_far, &runner_conn);
     };
     RecordingNotificationHook hook;
     Runner runner(*conn, type, options, hook);

@@ -114,7 +114,10 @@ JobStore::JobStore(JobTypeSpec spec) : spec_(std::move(spec)) {
                         " AS t WHERE t.job = ANY($1::bigint[])";
   claim_sql_ = "WITH claimed AS (" + query("job_claim") + ") SELECT claimed.*, t." + target +
                " AS target_id, t.job_type AS type_code, t.json_data AS type_json_data"
-               " FROM claimed LEFT JOIN " + table + " AS t ON t.job = claimed.id";
+               " FROM claimed LEFT JOIN " + table + " AS t ON t.job = claimed.id"
+               // Through the type table's index on job, not a hash of the
+               // whole table (docs/performance.md, "Cheaper rows").
+               " AND t.job = ANY(ARRAY(SELECT id FROM claimed))";
   // Ids are drawn first, so both inserts and the result line up with the
   // requests by their ordinal n. The foreign key from the type row to job is
   // checked at the end of the statement, when both inserts are done.
@@ -315,12 +318,10 @@ std::vector<std::int64_t> JobStore::heartbeat_many(Transaction& tx, const std::v
                 "id");
 }
 
-std::vector<std::int64_t> JobStore::complete_many(Transaction& tx, const std::vector<Job>& jobs,
-                                                  const std::string& log_line) const {
+std::vector<std::int64_t> JobStore::complete_many(Transaction& tx,
+                                                  const std::vector<Job>& jobs) const {
   if (jobs.empty()) return {};
-  return ids_in(tx.exec(query("job_complete_many"), ids_of(jobs), tokens_of(jobs),
-                        attempt_lines(jobs, log_line), kJobLogLimit),
-                "id");
+  return ids_in(tx.exec(query("job_complete_many"), ids_of(jobs), tokens_of(jobs)), "id");
 }
 
 std::optional<Duration> JobStore::next_due(Transaction& tx) const {
@@ -337,9 +338,11 @@ bool JobStore::finish(Transaction& tx, const Job& job, const Decision& decision)
   check_transition(JobStatus::running, decision.next);
   std::optional<std::int64_t> retry_ms;
   if (decision.retry_after) retry_ms = decision.retry_after->count();
+  // A success writes no log line (docs/performance.md, "Cheaper rows").
+  std::optional<std::string> line;
+  if (decision.next != JobStatus::completed) line = attempt_line(job, decision.log_line);
   auto rows = tx.exec(query("job_finish"), job.id, job.lease_token,
-                      static_cast<int>(decision.next), retry_ms, attempt_line(job, decision.log_line),
-                      kJobLogLimit);
+                      static_cast<int>(decision.next), retry_ms, line, kJobLogLimit);
   return !rows.empty();
 }
 

@@ -105,10 +105,15 @@ PermissionsReport apply_permissions(Connection& conn, const std::vector<RoleGran
                           " (run jobctl db upgrade first?)");
       }
       ++report.grants;
-      if (std::find(table.privileges.begin(), table.privileges.end(), "INSERT") !=
-          table.privileges.end()) {
+      const auto grants = [&](const char* privilege) {
+        return std::find(table.privileges.begin(), table.privileges.end(), privilege) !=
+               table.privileges.end();
+      };
+      if (grants("INSERT") || grants("UPDATE")) {
         // Bulk inserts draw ids with nextval() themselves (enqueue_many),
-        // which needs USAGE on the table's identity sequences.
+        // and claims draw lease tokens (job_lease_token_seq, owned by
+        // job.lease_token): both need USAGE on the sequences that the
+        // table's columns own.
         const auto sequences = tx.exec(
             "SELECT pg_get_serial_sequence(format('%I.%I', $1::text, $2::text), a.attname)"
             " AS sequence FROM pg_attribute AS a"

@@ -178,7 +178,7 @@ void Completer::write_completions(pg::Transaction& tx, std::vector<AttemptEnd>& 
   std::vector<Job> jobs;
   jobs.reserve(ran.size());
   for (const auto& end : ran) jobs.push_back(end.job);
-  const auto done = store_.complete_many(tx, jobs, "completed (recorded in a batch)");
+  const auto done = store_.complete_many(tx, jobs);
   const std::set<std::int64_t> completed(done.begin(), done.end());
   for (const auto& job : jobs) {
     if (completed.contains(job.id)) {

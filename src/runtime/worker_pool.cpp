@@ -11,6 +11,9 @@
 namespace jobrunner {
 namespace {
 
+// How often an idle worker looks whether the run is halted.
+constexpr Duration kTick{50};
+
 // What an isolated child tells its parent, one JSON object.
 constexpr std::string_view kDatabaseUnavailable = "database_unavailable";
 
@@ -45,6 +48,10 @@ WorkerPool::WorkerPool(const JobType& type, const RunnerOptions& options, Comple
       isolated_(options.isolate.value_or(type.spec.isolate)) {}
 
 WorkerPool::~WorkerPool() { close_and_join(); }
+
+bool WorkerPool::halted() const {
+  return stop_requested() || (keeper_ != nullptr && keeper_->type_lock_lost());
+}
 
 void WorkerPool::start(int threads) {
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this, i] { worker_main(i); });
@@ -106,8 +113,13 @@ void WorkerPool::worker_main(int index) {
   std::optional<ChildWorker> child;
   std::unique_lock lock(mutex_);
   for (;;) {
-    work_ready_.wait(lock, [this] { return closing_ || !queue_.empty(); });
-    if (queue_.empty()) return;  // closing, and nothing left to run
+    // A queued job is not started once the run is stopping or has lost its
+    // cron lock: the dispatcher gives it back. (Looked at every tick: the
+    // flags are set by a signal and by the keeper's thread.)
+    const auto startable = [this] { return !queue_.empty() && !halted(); };
+    while (!work_ready_.wait_for(lock, kTick, [&] { return closing_ || startable(); })) {
+    }
+    if (!startable()) return;  // closing, and nothing left to run
     const Job job = std::move(queue_.front());
     queue_.pop_front();
     ++busy_;

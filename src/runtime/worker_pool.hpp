@@ -54,6 +54,8 @@ class WorkerPool {
 
  private:
   void worker_main(int index);
+  // Stopping, or the cron lock is lost: start no queued job.
+  bool halted() const;
   // Runs the attempt; DatabaseUnavailable when the connection failed.
   AttemptEnd attempt(pg::Connection* conn, const Job& job);
   AttemptEnd attempt_in_process(pg::Connection* conn, const LeaseKeeper* keeper,

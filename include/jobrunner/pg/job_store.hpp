@@ -80,14 +80,15 @@ class JobStore {
   std::vector<Job> lock_expired(Transaction& tx, int limit) const;
 
   // Writes a decision about a RUNNING job that `job.lease_token` still holds;
-  // false (and nothing written) when the lease was lost.
+  // false (and nothing written) when the lease was lost. Appends
+  // "attempt N: <decision.log_line>" to the job's log unless the decision is
+  // COMPLETED: a success writes no log line.
   bool finish(Transaction& tx, const Job& job, const Decision& decision) const;
 
   // Records COMPLETED for many jobs in one statement (batch completions),
-  // logging "attempt N: <log_line>" for each. Returns the ids completed; a
-  // job missing there had lost its lease, and nothing was written for it.
-  std::vector<std::int64_t> complete_many(Transaction& tx, const std::vector<Job>& jobs,
-                                          const std::string& log_line) const;
+  // without a log line. Returns the ids completed; a job missing there had
+  // lost its lease, and nothing was written for it.
+  std::vector<std::int64_t> complete_many(Transaction& tx, const std::vector<Job>& jobs) const;
 
   // How long until the next scheduled WAITING job of this type comes due;
   // nullopt when none is scheduled.

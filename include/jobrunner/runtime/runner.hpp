@@ -48,10 +48,11 @@ struct RunnerOptions {
   std::optional<Duration> retry_delay;    // default: the type's
   std::string owner;                      // lease_owner, e.g. "host:pid"
   int rescue_batch = 100;
-  // The runner's database. When set, a LeaseKeeper on its own connection
-  // extends the leases of the running jobs every lease/3 (so jobs may
-  // outlive --lease) and gives them back on a graceful stop; workers and
-  // isolated children connect with it, and a daemon reconnects with it.
+  // The runner's database. When set, the jobs run on worker threads (each
+  // with its own connection) or in their children, a LeaseKeeper on its own
+  // connection extends the leases of every held job (prefetched or running)
+  // every lease/3, so jobs may outlive --lease, and a daemon reconnects with
+  // it. Without it the jobs run one at a time on the runner's connection.
   std::optional<std::string> conninfo;
   // How many jobs run at once (threads, each with its own connection; with
   // isolation, as many child processes). More than 1 needs conninfo.

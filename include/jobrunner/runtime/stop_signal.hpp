@@ -1,7 +1,8 @@
 #pragma once
 // Graceful shutdown on SIGTERM and SIGINT. The first signal asks the runner
-// to stop: it claims nothing more, lets the running job finish within its
-// grace period, then gives back what is left. A second signal ends the
+// to stop: it claims nothing more, gives back the jobs it prefetched at once,
+// lets the running jobs finish within the grace period, then gives back what
+// is left. A second signal ends the
 // process at once with 128 + the signal number; leases then expire and the
 // jobs are rescued by the next runner.
 
