@@ -322,7 +322,6 @@ enqueue_noop_chunk() {
 }
 
 # ---- chaos ------------------------------------------------------------------------
-all=$((total + noop_total))
 t_start=$(now)
 start_s=$SECONDS
 fill_slots
@@ -333,6 +332,7 @@ restarted=0
 restart_at=""
 declare -A restart_mark=() # runner log -> its number of lines when the restart began
 finished=0
+foo_finished=0
 pending=$total
 next_report=$((SECONDS + 10))
 last_finished=0
@@ -340,9 +340,9 @@ progress_s=$SECONDS
 while :; do
   sleep 1
   if counts=$(q "SELECT count(*) FILTER (WHERE status IN (0, 1)) || '|' ||
-                        count(*) FILTER (WHERE status IN (2, 3)) FROM job" 2>/dev/null); then
-    pending=${counts%|*}
-    finished=${counts#*|}
+                        count(*) FILTER (WHERE status IN (2, 3)) || '|' ||
+                        count(*) FILTER (WHERE status IN (2, 3) AND job_type = 'foo') FROM job" 2>/dev/null); then
+    IFS='|' read -r pending finished foo_finished <<<"$counts"
     ((pending == 0 && next_chunk == ${#noop_chunks[@]})) && break
   fi
   ((SECONDS - start_s < deadline_s)) ||
@@ -360,7 +360,9 @@ while :; do
   reap
   # Just before the signal: its runners are likely to hold prefetched jobs.
   enqueue_noop_chunk
-  if ((!restarted && finished >= all / 3)); then
+  # A third of the way through the FooJobs: some are running, with their
+  # transactions open, and NoopJobs are being enqueued and run.
+  if ((!restarted && foo_finished >= total / 3)); then
     restarted=1
     restart_at=$((SECONDS - start_s))
     # How far each runner's log had got: a refusal to record logged after
@@ -368,7 +370,7 @@ while :; do
     for pid in "${pids[@]}" "${stopping[@]}"; do
       restart_mark[${log_of[$pid]}]=$(wc -l <"${log_of[$pid]}")
     done
-    say "${restart_at}s: $finished/$((total + noop_enqueued)) finished: restarting PostgreSQL (immediate)"
+    say "${restart_at}s: $finished/$((total + noop_enqueued)) finished ($foo_finished/$total FooJobs): restarting PostgreSQL (immediate)"
     pg_local_ctl restart -m immediate -w >>"$work/pg_ctl.out" 2>&1 ||
       fail "pg_ctl restart -m immediate failed: $(tail -n 3 "$work/pg_ctl.out")"
     say "$((SECONDS - start_s))s: PostgreSQL is back"
@@ -577,6 +579,10 @@ refused_by=$(awk '{ n[$2]++ } END { printf "%d after a give-back, %d after the c
 wall=$(awk -v a="$t_start" -v b="$t_end" 'BEGIN { printf "%.1f", b - a }')
 rate=$(awk -v n="$jobs" -v a="$t_start" -v b="$t_end" 'BEGIN { printf "%.0f", n / (b - a) }')
 IFS='|' read -r retries_planned spent < <(q "SELECT sum(retries), sum(spent_rescue) FROM ($facts) t")
+IFS='|' read -r foo_last noop_last < <(q "
+  SELECT round(extract(epoch FROM max(date_finished) FILTER (WHERE job_type = 'foo')) - $t_start, 1),
+         round(extract(epoch FROM max(date_finished) FILTER (WHERE job_type = 'noop')) - $t_start, 1)
+  FROM job")
 runners_by_kind=$(for ((s = 0; s < want_runners; s++)); do
   printf '%s\n' "${kinds[s % ${#kinds[@]}]}"; done | sort | uniq -c | awk '{ n = $1; $1 = ""; printf "%s%d x%s", sep, n, $0; sep = ", " }')
 
@@ -599,7 +605,7 @@ $name: summary
 | "refused to record" (lost leases, give-backs, claims undone by the crash) | $refused ($refused_by) |
 | error reports | $reports |
 | duplicates | $duplicates |
-| wall time | $wall s |
+| wall time | $wall s (the last FooJob finished at $foo_last s, the last NoopJob at ${noop_last:-} s) |
 | script time | $SECONDS s (setup $start_s s, stop and checks $((SECONDS - loop_end_s)) s) |
 | jobs/s | $rate |
 TABLE
