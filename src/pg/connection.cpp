@@ -118,7 +118,7 @@ struct Transaction::Impl {
   pqxx::work work;
   const ServerFarewell& farewell;
   [[noreturn]] void rethrow(std::string_view context) {
-    rethrow_translated(context, work.conn().is_open(), farewell.last());
+    rethrow_translated(context, farewell.last());
   }
 };
 
@@ -259,7 +259,7 @@ struct Connection::Impl {
   pqxx::connection conn;
   ServerFarewell farewell;  // after conn: it unregisters from it when destroyed
   [[noreturn]] void rethrow(std::string_view context) {
-    rethrow_translated(context, conn.is_open(), farewell.last());
+    rethrow_translated(context, farewell.last());
   }
   // Declared after conn: a receiver unregisters from it when destroyed.
   std::vector<std::unique_ptr<CountingReceiver>> receivers;

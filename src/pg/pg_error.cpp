@@ -42,8 +42,7 @@ std::string sqlstate_of(const pqxx::sql_error& e) {
 
 }  // namespace
 
-void rethrow_translated(std::string_view context, bool connection_open,
-                        std::string_view server_said) {
+void rethrow_translated(std::string_view context, std::string_view server_said) {
   const auto unavailable = [&](const std::exception& e) {
     auto message = prefixed(context, e.what());
     // libpqxx 6.4 masks libpq's reason when the connection died in a
@@ -64,8 +63,11 @@ void rethrow_translated(std::string_view context, bool connection_open,
   } catch (const pqxx::in_doubt_error& e) {
     throw unavailable(e);
   } catch (const pqxx::sql_error& e) {
+    // Every error the server reports has a SQLSTATE; one without is libpq's
+    // own, on the client side: "server closed the connection unexpectedly"
+    // after a crash, while libpq still thinks the connection is open.
     const auto state = sqlstate_of(e);
-    if (is_connection_state(state) || (!connection_open && state.empty())) throw unavailable(e);
+    if (is_connection_state(state) || state.empty()) throw unavailable(e);
     throw SqlError(prefixed(context, e.what()), state);
   } catch (const pqxx::statement_completion_unknown& e) {
     throw unavailable(e);
