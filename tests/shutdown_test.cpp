@@ -67,7 +67,21 @@ std::vector<int> children_of(int parent) {
 }
 
 
-using ShutdownTest = testing::RunnerProcessTest;
+class ShutdownTest : public testing::RunnerProcessTest {
+ protected:
+  // Starts a cron run with --prefetch 8 and `options` while a WorkGate holds:
+  // returns once the first job waits at the gate and the other `jobs` - 1
+  // are prefetched (RUNNING too).
+  void start_with_prefetched_jobs(std::optional<Program>& runner,
+                                  std::vector<std::string> options, int jobs) {
+    options.insert(options.begin(), {"--prefetch", "8"});
+    runner.emplace(runner_argv(options));
+    ASSERT_TRUE(eventually([&] { return jobs_at_gate() == 1; })) << "the job never started";
+    ASSERT_TRUE(eventually([&] {
+      return db.scalar("SELECT count(*) FROM job WHERE status = 1") == jobs;
+    })) << "the runner did not prefetch the others";
+  }
+};
 
 // ---- The first signal -------------------------------------------------------
 
@@ -257,21 +271,19 @@ TEST_F(ShutdownTest, sigterm_gives_back_the_prefetched_jobs_at_once_and_lets_the
   std::vector<std::int64_t> prefetched;
   for (int i = 0; i < 4; ++i) prefetched.push_back(enqueue());
   testing::WorkGate gate(db);
-  Program runner(runner_argv({"--prefetch", "8", "--grace", "1h"}));
-  ASSERT_TRUE(eventually([&] { return jobs_at_gate() == 1; })) << "the job never started";
-  ASSERT_TRUE(eventually([&] {
-    return db.scalar("SELECT count(*) FROM job WHERE status = 1") == 5;
-  })) << "the runner did not prefetch the other four";
+  std::optional<Program> runner;
+  start_with_prefetched_jobs(runner, {"--grace", "1h"}, 5);
+  ASSERT_FALSE(HasFatalFailure());
 
-  runner.signal(SIGTERM);
+  runner->signal(SIGTERM);
   ASSERT_TRUE(eventually([&] {
     return db.scalar("SELECT count(*) FROM job WHERE status = 0 AND attempt_count = 0 AND "
                      "log LIKE '%given back%'") == 4;
-  })) << runner.stderr_so_far();
+  })) << runner->stderr_so_far();
   EXPECT_EQ(status_of(first), kRunning) << "the running job keeps its grace period";
   gate.release();
-  ASSERT_TRUE(runner.exited_within(60s));
-  const auto result = runner.wait();
+  ASSERT_TRUE(runner->exited_within(60s));
+  const auto result = runner->wait();
 
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(status_of(first), kCompleted);
@@ -290,13 +302,11 @@ TEST_F(ShutdownTest, after_sigkill_the_prefetched_jobs_are_rescued_and_each_runs
   for (int i = 0; i < 5; ++i) ids.push_back(enqueue());
   {
     testing::WorkGate gate(db);
-    Program runner(runner_argv({"--prefetch", "8", "--lease", "1s"}));
-    ASSERT_TRUE(eventually([&] { return jobs_at_gate() == 1; })) << "the job never started";
-    ASSERT_TRUE(eventually([&] {
-      return db.scalar("SELECT count(*) FROM job WHERE status = 1") == 5;
-    })) << "the runner did not prefetch the other four";
-    runner.signal(SIGKILL);
-    runner.wait();
+    std::optional<Program> runner;
+    start_with_prefetched_jobs(runner, {"--lease", "1s"}, 5);
+    ASSERT_FALSE(HasFatalFailure());
+    runner->signal(SIGKILL);
+    runner->wait();
   }
   // Runs until every job is done: the first runs find the dead run's cron
   // lock (exit 69) or leases not yet expired, until both lapse.

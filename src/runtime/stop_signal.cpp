@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <initializer_list>
 
 namespace jobrunner {
 namespace {
@@ -23,24 +24,19 @@ extern "C" void on_stop_signal(int signal_number) {
 
 extern "C" void on_child_stop_signal(int) { g_stop_requests.fetch_add(1); }
 
+void install(void (*handler)(int), std::initializer_list<int> signals) {
+  struct sigaction action {};
+  action.sa_handler = handler;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  for (const int signal_number : signals) sigaction(signal_number, &action, nullptr);
+}
+
 }  // namespace
 
-void install_child_stop_handler() {
-  struct sigaction action {};
-  action.sa_handler = on_child_stop_signal;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESTART;
-  sigaction(SIGTERM, &action, nullptr);
-}
+void install_child_stop_handler() { install(on_child_stop_signal, {SIGTERM}); }
 
-void install_stop_handlers() {
-  struct sigaction action {};
-  action.sa_handler = on_stop_signal;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESTART;
-  sigaction(SIGTERM, &action, nullptr);
-  sigaction(SIGINT, &action, nullptr);
-}
+void install_stop_handlers() { install(on_stop_signal, {SIGTERM, SIGINT}); }
 
 bool stop_requested() noexcept { return g_stop_requests.load() > 0; }
 
