@@ -145,7 +145,7 @@ void WorkerPool::worker_main(int index) {
       }
     } catch (const DatabaseUnavailable& e) {
       conn.reset();  // opened again for the next job
-      spdlog::error("worker {}: job {}: database unavailable: {}", index, job.id, e.what());
+      spdlog::error("worker {}: job {}: lost its database connection: {}", index, job.id, e.what());
       end = {job, AttemptEnd::Kind::failed,
              {Outcome::Kind::lease_expired, "ConnectionLost",
               "the runner's database connection failed while it held the job: " +

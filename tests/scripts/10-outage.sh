@@ -117,7 +117,9 @@ lock_held() {
 }
 wait_until 60 "the SHARE lock on foo_frozzle" lock_held
 
-"$bin/run-foo-jobs" --db "dbname=$db" --lease "$lease" >"$work/run1.out" 2>"$work/run1.log" &
+# --prefetch 0: the first run claims job 1 alone, so the two outcomes below
+# are the only ones (prefetched jobs would be claimed in the same commit).
+"$bin/run-foo-jobs" --db "dbname=$db" --lease "$lease" --prefetch 0 >"$work/run1.out" 2>"$work/run1.log" &
 runner_pid=$!
 first_run_pid=$runner_pid
 

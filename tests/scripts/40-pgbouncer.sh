@@ -140,7 +140,9 @@ is_status() { [[ "$(status_of "$1")" == "$2" ]]; }
 first=$(enqueue 0)
 second=$(enqueue 0)
 block_frozzles
-"$bin/run-foo-jobs" --db "$pooled" --lease 10s >/dev/null 2>"$work/run-a.log" &
+# --prefetch 0: run A claims only the job it runs, so job $second stays
+# WAITING unless the overlapping run B touches it.
+"$bin/run-foo-jobs" --db "$pooled" --lease 10s --prefetch 0 >/dev/null 2>"$work/run-a.log" &
 run_a=$!
 pids+=("$run_a")
 wait_until 60 "job $first to be RUNNING and blocked" frozzles_blocked waiting
