@@ -34,8 +34,8 @@ section "Installing dependencies (skipped when present)"
 bash "$repo/scripts/install-deps.sh"
 
 section "Building"
-# Only what the demo runs: a newcomer waits for two executables, not the suite.
-bash "$repo/scripts/build.sh" jobctl run-foo-jobs
+# Only what the demo runs: a newcomer waits for three executables, not the suite.
+bash "$repo/scripts/build.sh" jobctl run-foo-jobs run-noop-jobs
 
 section "Starting a throwaway PostgreSQL 15"
 # shellcheck source=SCRIPTDIR/lib/pg-local.sh
