@@ -224,8 +224,14 @@ int Dispatcher::flush_and_claim(int wanted) {
 
 // Waits for a worker's report or `until`, whichever comes first; wakes
 // early when reports come due for a flush.
+// `until`, or sooner when the reports waiting come due for a flush.
+Dispatcher::Clock::time_point Dispatcher::capped_by_flush(Clock::time_point until) const {
+  const auto pending = completer_.pending();
+  return pending ? std::min(until, pending->oldest + kFlushDelay) : until;
+}
+
 void Dispatcher::wait(Clock::time_point until) {
-  if (const auto pending = completer_.pending()) until = std::min(until, pending->oldest + kFlushDelay);
+  until = capped_by_flush(until);
   const auto left = std::chrono::ceil<Duration>(until - Clock::now());
   if (left > Duration::zero()) wakeup_.wait(std::min(left, kTick));
 }
@@ -252,10 +258,7 @@ void Dispatcher::wait_for_work() {
                 format_duration(std::max(Duration::zero(),
                                          std::chrono::ceil<Duration>(wake - Clock::now()))));
   while (Clock::now() < wake && !stop_requested()) {
-    auto until = std::min<Clock::time_point>(wake, Clock::now() + kTick);
-    if (const auto pending = completer_.pending()) {
-      until = std::min(until, pending->oldest + kFlushDelay);
-    }
+    const auto until = capped_by_flush(std::min<Clock::time_point>(wake, Clock::now() + kTick));
     const auto slice = std::max(Duration::zero(), std::chrono::ceil<Duration>(until - Clock::now()));
     if (listening_) {
       const int notified = conn_.await_notifications(slice, wakeup_.fd());

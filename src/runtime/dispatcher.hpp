@@ -51,6 +51,7 @@ class Dispatcher {
   int flush_and_claim(int wanted);
   int room_to_claim() const;
   bool flush_due() const;
+  Clock::time_point capped_by_flush(Clock::time_point until) const;
   void wait(Clock::time_point until);
   void wait_for_work();
   bool reconnect();

@@ -37,6 +37,17 @@ class Control : public AttemptControl {
   std::int64_t job_id_;
 };
 
+// The attempt of a job whose connection failed while it ran (or as its
+// worker connected): it may or may not have done its work, so it is
+// recorded as a rescue would record it, but at once.
+AttemptEnd lost_with_connection(const Job& job, const DatabaseUnavailable& e) {
+  return {job, AttemptEnd::Kind::failed,
+          {Outcome::Kind::lease_expired, "ConnectionLost",
+           "the runner's database connection failed while it held the job: " +
+               std::string(e.what())},
+          {}};
+}
+
 }  // namespace
 
 WorkerPool::WorkerPool(const JobType& type, const RunnerOptions& options, Completer& completer,
@@ -97,11 +108,7 @@ void WorkerPool::run_here(pg::Connection& conn, const Job& job) {
   try {
     completer_.report(attempt(&conn, job));
   } catch (const DatabaseUnavailable& e) {
-    completer_.report({job, AttemptEnd::Kind::failed,
-                       {Outcome::Kind::lease_expired, "ConnectionLost",
-                        "the runner's database connection failed while it held the job: " +
-                            std::string(e.what())},
-                       {}});
+    completer_.report(lost_with_connection(job, e));
     throw;
   }
 }
@@ -146,11 +153,7 @@ void WorkerPool::worker_main(int index) {
     } catch (const DatabaseUnavailable& e) {
       conn.reset();  // opened again for the next job
       spdlog::error("worker {}: job {}: lost its database connection: {}", index, job.id, e.what());
-      end = {job, AttemptEnd::Kind::failed,
-             {Outcome::Kind::lease_expired, "ConnectionLost",
-              "the runner's database connection failed while it held the job: " +
-                  std::string(e.what())},
-             {}};
+      end = lost_with_connection(job, e);
     } catch (const std::exception& e) {
       end.detail = e.what();
     } catch (...) {

@@ -50,8 +50,6 @@ class WorkerPool {
   // No more jobs: the workers finish the one they run and end; joins them.
   void close_and_join();
 
-  bool isolated() const noexcept { return isolated_; }
-
  private:
   void worker_main(int index);
   // Stopping, or the cron lock is lost: start no queued job.
