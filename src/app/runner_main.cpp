@@ -10,8 +10,10 @@
 #include "jobrunner/app/cli_support.hpp"
 #include "jobrunner/app/exit_codes.hpp"
 #include "jobrunner/core/byte_size.hpp"
+#include "jobrunner/core/errors.hpp"
 #include "jobrunner/pg/admin.hpp"
 #include "jobrunner/pg/job_store.hpp"
+#include "jobrunner/pg/registry.hpp"
 #include "jobrunner/runtime/runner.hpp"
 #include "jobrunner/runtime/stop_signal.hpp"
 #include "jobrunner/version.hpp"
@@ -96,6 +98,47 @@ std::optional<TypeLockHold> take_type_lock(pg::Connection& conn, const pg::JobSt
   return std::nullopt;
 }
 
+// The type's row in the registry (job_type) is authoritative for the
+// defaults (retries, retry delay, lease, one pending job per target); what
+// the compiled spec cannot differ on (spec_differences) must agree.
+// ConfigError (exit 78) naming each difference and the fix otherwise.
+JobTypeSpec registered_spec(pg::Connection& conn, const JobTypeSpec& compiled,
+                            const std::string& name) {
+  auto tx = conn.begin();
+  const auto row = pg::find_registered_type(tx, compiled.name);
+  tx.commit();
+  if (!row) {
+    throw ConfigError("job type '" + compiled.name + "' is not registered in this database "
+                      "(table job_type): run 'jobctl db upgrade' with its package's migrations, "
+                      "which register it (jobrunner_register_type), or check --db");
+  }
+  const auto differences = spec_differences(compiled, row->spec);
+  if (!differences.empty()) {
+    std::string list;
+    for (const auto& d : differences) list += (list.empty() ? "" : "; ") + d;
+    throw ConfigError(name + " does not match the registration of job type '" + compiled.name +
+                      "' (package " + row->package + "): " + list +
+                      ". Fix: run the " + name + " built from the same version of package " +
+                      row->package + " as the database's migrations, or register the type "
+                      "with these values in a new migration of the package and run 'jobctl db "
+                      "upgrade'");
+  }
+  JobTypeSpec spec = compiled;
+  spec.default_max_retries = row->spec.default_max_retries;
+  spec.retry = row->spec.retry;
+  spec.lease = row->spec.lease;
+  spec.one_pending_per_target = row->spec.one_pending_per_target;
+  if (spec.lease != compiled.lease || spec.retry.retry_delay != compiled.retry.retry_delay ||
+      spec.default_max_retries != compiled.default_max_retries) {
+    spdlog::info("job type '{}': the registry's defaults apply (lease {}, retry delay {}, "
+                 "max retries {}; compiled: {}, {}, {})",
+                 spec.name, format_duration(spec.lease), format_duration(spec.retry.retry_delay),
+                 spec.default_max_retries, format_duration(compiled.lease),
+                 format_duration(compiled.retry.retry_delay), compiled.default_max_retries);
+  }
+  return spec;
+}
+
 std::string help_footer(const JobType& type, const std::string& name) {
   return "\nSignals: SIGTERM or SIGINT stops claiming, gives back the prefetched jobs at once, "
          "lets the running jobs finish within --grace, gives back what is left (WAITING, "
@@ -161,11 +204,13 @@ int runner_main(int argc, char** argv, const JobType& type) {
   app.add_option("--lease", lease,
                  "How long a claimed job is held before others may rescue it; renewed every "
                  "third of it while the job runs. At least " + format_duration(kMinLease) +
-                     " (default " + format_duration(type.spec.lease) + ")")
+                     " (default: the type's registered lease, " + format_duration(type.spec.lease) +
+                     " when compiled)")
       ->check(duration_validator(kMinLease, "heartbeats renew the lease every third of it"));
   app.add_option("--retry-delay", retry_delay,
-                 "Delay before a job that hit a retry error runs again; 0s: at once (default " +
-                     format_duration(type.spec.retry.retry_delay) + ")")
+                 "Delay before a job that hit a retry error runs again; 0s: at once (default: "
+                 "the type's registered retry delay, " +
+                     format_duration(type.spec.retry.retry_delay) + " when compiled)")
       ->check(duration_validator());
   app.add_option("--concurrency", options.concurrency,
                  "Run up to N jobs at once (threads, each with its own database connection; "
@@ -261,11 +306,14 @@ int runner_main(int argc, char** argv, const JobType& type) {
   RunRecord record(conninfo, type.spec, host, static_cast<int>(getpid()));
   std::optional<pg::Connection> conn;
   RunStats stats;
+  JobType registered = type;  // with the registry's defaults, once read
   int code = run_guarded([&]() -> int {
     check_job_type_spec(type.spec);  // before anything is written
     conn.emplace(pg::Connection::open(conninfo));
     spdlog::debug("connected to {}", conn->describe());
-    const pg::JobStore store(type.spec);
+    registered.spec = registered_spec(*conn, type.spec, name);
+    check_job_type_spec(registered.spec);
+    const pg::JobStore store(registered.spec);
     {
       // jobctl pause: kept in the database, so it holds on every host.
       auto tx = conn->begin();
@@ -286,7 +334,7 @@ int runner_main(int argc, char** argv, const JobType& type) {
     record.start(*conn, options.type_lock ? std::optional(options.type_lock->token) : std::nullopt);
     std::optional<Duration> retention_period;
     if (retention) retention_period = parse_duration(*retention);
-    if (daemon) options.housekeeping = daemon_housekeeping(type, retention_period);
+    if (daemon) options.housekeeping = daemon_housekeeping(registered, retention_period);
     // A graceful stop whose grace period ran out ends the process from the
     // dispatcher (it cannot wait for the jobs' threads): the run is recorded
     // there, on the runner's connection.
@@ -294,7 +342,7 @@ int runner_main(int argc, char** argv, const JobType& type) {
       record.finish(exit_code::ok, so_far, &runner_conn);
     };
     RecordingNotificationHook hook;
-    Runner runner(*conn, type, options, hook);
+    Runner runner(*conn, registered, options, hook);
     if (daemon) {
       spdlog::info("running as a daemon ({}, concurrency {}{}); SIGTERM stops it",
                    options.listen ? "listening for new jobs" : "polling only",
@@ -311,7 +359,7 @@ int runner_main(int argc, char** argv, const JobType& type) {
     }
     spdlog::info("Ran {} {}s.", stats.completed, type.spec.display_name);
     spdlog::info("{} {}s did not complete.", stats.not_completed, type.spec.display_name);
-    if (retention_period) apply_retention(*conn, type, *retention_period);
+    if (retention_period) apply_retention(*conn, registered, *retention_period);
     return exit_code::ok;
   });
   // Every exit of a started run, normal or not, is recorded here (or, after

@@ -17,6 +17,9 @@ struct Context {
   std::optional<std::string> db;
   app::LogOptions log;
   bool json = false;  // --json: machine-readable output
+  // Set by a command that reads the arguments CLI11 did not know (enqueue's
+  // --<target column> ID); for any other command they are a usage error.
+  bool extras_taken = false;
   // The chosen command; runs with an open connection, returns an exit code.
   std::function<int(pg::Connection&)> action;
 };

@@ -5,23 +5,29 @@
 #include <sstream>
 
 #include "jobrunner/core/errors.hpp"
-#include "registry.hpp"
 #include "table.hpp"
 
 namespace jobrunner::jobctl {
 
-const JobType& find_type(const std::string& name) {
+pg::RegisteredType find_type(pg::Transaction& tx, const std::string& name) {
+  if (auto type = pg::find_registered_type(tx, name)) return std::move(*type);
   std::string known;
-  for (const auto& type : jobs::all_job_types()) {
-    if (type.spec.name == name) return type;
-    known += (known.empty() ? "" : ", ") + type.spec.name;
-  }
-  throw BadInput("unknown job type '" + name + "' (known types: " + known + ")");
+  for (const auto& registered : known_type_names(tx)) known += (known.empty() ? "" : ", ") + registered;
+  throw BadInput("unknown job type '" + name + "' (known types: " +
+                 (known.empty() ? std::string("none registered") : known) +
+                 "; a type's package registers it: jobctl db upgrade)");
 }
 
-std::vector<std::string> known_type_names() {
+pg::RegisteredType find_type(pg::Connection& conn, const std::string& name) {
+  auto tx = conn.begin();
+  auto type = find_type(tx, name);
+  tx.commit();
+  return type;
+}
+
+std::vector<std::string> known_type_names(pg::Transaction& tx) {
   std::vector<std::string> names;
-  for (const auto& type : jobs::all_job_types()) names.push_back(type.spec.name);
+  for (const auto& type : pg::registered_types(tx)) names.push_back(type.spec.name);
   return names;
 }
 
@@ -87,7 +93,7 @@ void add_filter_options(CLI::App* cmd, FilterOptions& filter) {
 pg::JobMatch resolve_filter(pg::Transaction& tx, const FilterOptions& filter) {
   pg::JobMatch match;
   if (filter.type) {
-    find_type(*filter.type);
+    find_type(tx, *filter.type);
     match.job_type = filter.type;
   }
   match.statuses = parse_statuses(filter.statuses, "--status");

@@ -14,14 +14,16 @@
 #include "jobrunner/core/duration.hpp"
 #include "jobrunner/core/job.hpp"
 #include "jobrunner/pg/admin.hpp"
-#include "jobrunner/runtime/runnable_job.hpp"
+#include "jobrunner/pg/registry.hpp"
 
 namespace jobrunner::jobctl {
 
-// The registered type of that name; BadInput listing the known ones if none.
-const JobType& find_type(const std::string& name);
+// The type of that name in the database's registry (job_type); BadInput
+// listing the registered ones if none. jobctl knows no type of its own.
+pg::RegisteredType find_type(pg::Transaction& tx, const std::string& name);
+pg::RegisteredType find_type(pg::Connection& conn, const std::string& name);
 // The names of the registered types.
-std::vector<std::string> known_type_names();
+std::vector<std::string> known_type_names(pg::Transaction& tx);
 
 // Parses status names, each possibly a comma-separated list ("FAILED,cancelled");
 // BadInput naming `option` and the valid names for anything else.

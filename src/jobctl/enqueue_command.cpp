@@ -1,4 +1,5 @@
 // jobctl enqueue: one job from options, or many from JSON lines.
+#include <charconv>
 #include <fstream>
 #include <iostream>
 #include <limits>
@@ -11,7 +12,6 @@
 #include "jobrunner/app/exit_codes.hpp"
 #include "jobrunner/pg/admin.hpp"
 #include "jobrunner/pg/job_store.hpp"
-#include "registry.hpp"
 
 namespace jobrunner::jobctl {
 namespace {
@@ -30,7 +30,52 @@ struct EnqueueOptions {
   std::optional<std::string> requester;
   std::optional<std::string> reason;
   std::optional<std::string> from;
+  // The type's own flag (--foo ID for foo), an alias of --target: jobctl
+  // learns the type's target column from the registry, after parsing.
+  std::optional<std::pair<std::string, std::string>> target_flag;  // "foo", "42"
 };
+
+// The arguments CLI11 did not know: at most one --NAME ID (or --NAME=ID),
+// the type's own flag. Anything else is a usage error.
+std::optional<std::pair<std::string, std::string>> target_flag_of(
+    const std::vector<std::string>& extras) {
+  if (extras.empty()) return std::nullopt;
+  // CLI11 may hand the flag and its value over in either order.
+  std::vector<std::string> flags, values;
+  for (const auto& e : extras) (e.starts_with("--") && e.size() > 2 ? flags : values).push_back(e);
+  if (flags.size() == 1 && flags.front()[2] != '-') {
+    const auto& flag = flags.front();
+    const auto eq = flag.find('=');
+    if (eq != std::string::npos && values.empty()) {
+      return std::pair(flag.substr(2, eq - 2), flag.substr(eq + 1));
+    }
+    if (eq == std::string::npos && values.size() == 1) return std::pair(flag.substr(2), values[0]);
+  }
+  std::vector<std::string> shown = flags;
+  shown.insert(shown.end(), values.begin(), values.end());
+  throw CLI::ExtrasError(shown);
+}
+
+// The target of --NAME ID, once the type is known: NAME must be the type's
+// target column (--foo for foo).
+std::int64_t target_from_flag(const std::pair<std::string, std::string>& flag,
+                              const pg::RegisteredType& type) {
+  const auto& [name, value] = flag;
+  if (name != type.spec.target_column) {
+    throw CLI::ExtrasError(
+        "The following arguments were not expected: --" + name + " " + value + " (job type " +
+            type.spec.name + " takes --target ID" +
+            (type.spec.target_column.empty() ? "" : " or --" + type.spec.target_column + " ID") +
+            ")",
+        CLI::ExitCodes::ExtrasError);
+  }
+  std::int64_t id = 0;
+  const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), id);
+  if (error != std::errc{} || end != value.data() + value.size()) {
+    throw CLI::ConversionError("--" + name + ": ID must be an integer, not '" + value + "'");
+  }
+  return id;
+}
 
 nlohmann::json parse_metadata(const std::string& text) {
   nlohmann::json value;
@@ -175,8 +220,13 @@ std::vector<Item> read_lines(std::istream& in, const JobTypeSpec& spec,
   return items;
 }
 
-int enqueue(pg::Connection& conn, const EnqueueOptions& o, bool json) {
-  const auto& type = find_type(o.type);
+int enqueue(pg::Connection& conn, EnqueueOptions o, bool json) {
+  const auto type = find_type(conn, o.type);
+  if (o.target_flag) o.target = target_from_flag(*o.target_flag, type);
+  if (!type.has_table()) {
+    throw BadInput("job type '" + type.spec.name + "' has no table of its own; jobctl cannot "
+                   "enqueue such types yet");
+  }
   std::vector<Item> items;
   if (o.from) {
     if (*o.from == "-") {
@@ -259,11 +309,13 @@ void add_enqueue_command(CLI::App& app, Context& ctx) {
       "(--from FILE, or --from - for stdin), all in one transaction. Refused if a job of that "
       "type is already pending (WAITING, RUNNING, SUSPENDED) for the target. Prints the new "
       "job ids, one per line.");
-  cmd->add_option("TYPE", o->type, "The job type, e.g. foo")->required();
-  std::string target_flags = "--target";
-  for (const auto& type : jobs::all_job_types()) target_flags += ",--" + type.spec.target_column;
-  auto* target = cmd->add_option(target_flags, o->target,
-                                 "The id of what the job is about (e.g. a foo)")
+  cmd->add_option("TYPE", o->type, "The job type, e.g. foo (one registered in the database)")
+      ->required();
+  // --foo ID and the like: the arguments CLI11 did not know, which reach
+  // jobctl's main app (fallthrough; it allows extras for this command only).
+  auto* target = cmd->add_option("--target", o->target,
+                                 "The id of what the job is about (e.g. a foo); the type's own "
+                                 "flag, --<target column> (--foo ID for foo), is an alias")
                      ->type_name("ID");
   auto* json = cmd->add_option("--json", o->json, "Metadata for the job, a JSON object (default {})")
                    ->type_name("DATA");
@@ -309,8 +361,24 @@ void add_enqueue_command(CLI::App& app, Context& ctx) {
       "  jobctl enqueue foo --target 44 --in 10m --priority -1\n"
       "  jobctl enqueue foo --from jobs.jsonl --requester nightly-import\n"
       "  printf '{\"foo\": 1}\\n{\"foo\": 2}\\n' | jobctl enqueue foo --from -");
-  cmd->callback([&ctx, o] {
-    if (!o->from && !o->target) {
+  cmd->callback([&ctx, o, cmd] {
+    auto extras = cmd->remaining();
+    for (const auto& e : cmd->get_parent()->remaining()) extras.push_back(e);
+    ctx.extras_taken = true;
+    o->target_flag = target_flag_of(extras);
+    const auto is_id = [](const std::string& text) {
+      return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+    };
+    if (o->target_flag && is_id(o->type) && !is_id(o->target_flag->second)) {
+      // "enqueue --foo 12 foo": CLI11 took the id for TYPE.
+      std::swap(o->type, o->target_flag->second);
+    }
+    if (o->target_flag) {
+      const auto flag = "--" + o->target_flag->first;
+      if (o->from) throw CLI::ExcludesError("--from", flag);
+      if (o->target) throw CLI::ExcludesError("--target", flag);
+    }
+    if (!o->from && !o->target && !o->target_flag) {
       throw CLI::RequiredError("--target ID (or the type's own flag, e.g. --foo ID), or --from FILE,");
     }
     ctx.action = [&ctx, o](pg::Connection& conn) { return enqueue(conn, *o, ctx.json); };

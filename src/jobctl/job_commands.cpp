@@ -9,7 +9,6 @@
 #include "jobrunner/app/exit_codes.hpp"
 #include "jobrunner/pg/admin.hpp"
 #include "jobrunner/pg/job_store.hpp"
-#include "registry.hpp"
 #include "table.hpp"
 
 namespace jobrunner::jobctl {
@@ -39,12 +38,9 @@ int show_job(pg::Connection& conn, std::int64_t id, int log_lines, bool json) {
   auto tx = conn.begin();
   auto job = pg::find_job(tx, id);
   if (!job) throw NotFound("no job with id " + std::to_string(id));
-  const JobType* type = nullptr;
-  for (const auto& t : jobs::all_job_types()) {
-    if (t.spec.name == job->job_type) type = &t;
-  }
+  const auto type = pg::find_registered_type(tx, job->job_type);
   bool has_type_row = false;
-  if (type != nullptr) {
+  if (type && type->has_table()) {
     try {
       job = pg::JobStore(type->spec).get(tx, id);
       has_type_row = true;
@@ -113,7 +109,9 @@ int show_job(pg::Connection& conn, std::int64_t id, int log_lines, bool json) {
                           std::to_string(job->type_code));
     field("metadata", job->metadata.dump());
   } else {
-    field("type_row", type == nullptr ? "- (type not known to this jobctl)" : "- (missing)");
+    field("type_row", !type                ? "- (type not registered)"
+                      : !type->has_table() ? "- (the type has no table of its own)"
+                                           : "- (missing)");
   }
   o << "\nattempts (from the log):" << (attempts.empty() ? " none" : "") << '\n';
   for (const auto& line : attempts) o << "  " << line << '\n';

@@ -53,7 +53,15 @@ int main(int argc, char** argv) {
   jobctl::add_pause_commands(app, ctx);
   jobctl::add_rescue_command(app, ctx);
 
+  // Unknown arguments reach the main app (fallthrough); only enqueue takes
+  // them (the type's own flag, --foo ID), every other command refuses them.
+  app.allow_extras();
   if (auto code = app::parse_command_line(app, argc, argv)) return *code;
+  if (!ctx.extras_taken && !app.remaining(true).empty()) {
+    std::cerr << "jobctl: " << CLI::ExtrasError(app.remaining(true)).what()
+              << "\nRun with --help for usage.\n";
+    return exit_code::usage;
+  }
   if (!ctx.action) {
     std::cerr << "jobctl: a command is required, e.g. jobctl list\nRun with --help for usage.\n";
     return exit_code::usage;
@@ -61,6 +69,13 @@ int main(int argc, char** argv) {
   app::setup_logging("jobctl", ctx.log);
   return app::run_guarded([&] {
     auto conn = pg::Connection::open(app::resolve_conninfo(ctx.db));
-    return ctx.action(conn);
+    try {
+      return ctx.action(conn);
+    } catch (const CLI::ParseError& e) {
+      // An argument that only the database can judge, such as a type's own
+      // flag (enqueue --foo ID): a usage error like any other.
+      std::cerr << "jobctl: " << e.what() << "\nRun with --help for usage.\n";
+      return exit_code::usage;
+    }
   });
 }

@@ -36,7 +36,7 @@ struct ListOptions {
 };
 
 int list_reports(pg::Connection& conn, const ListOptions& o, bool json) {
-  if (o.type) find_type(*o.type);
+  if (o.type) find_type(conn, *o.type);
   auto tx = conn.begin();
   if (o.job && !pg::find_job(tx, *o.job)) throw NotFound("no job with id " + std::to_string(*o.job));
   pg::ErrorReportMatch match{o.job, o.type, std::nullopt, o.limit};

@@ -54,7 +54,7 @@ void add_pause_commands(CLI::App& app, Context& ctx) {
                 "  jobctl unpause foo");
   pause->callback([&ctx, p] {
     ctx.action = [&ctx, p](pg::Connection& conn) {
-      find_type(p->type);
+      find_type(conn, p->type);
       auto tx = conn.begin();
       const auto made = pg::pause_job_type(tx, p->type, p->by ? p->by : login_name(), p->reason);
       tx.commit();
@@ -76,7 +76,7 @@ void add_pause_commands(CLI::App& app, Context& ctx) {
                   "\nExample:\n  jobctl unpause foo");
   unpause->callback([&ctx, u] {
     ctx.action = [u](pg::Connection& conn) {
-      find_type(*u);
+      find_type(conn, *u);
       auto tx = conn.begin();
       pg::unpause_job_type(tx, *u);
       tx.commit();

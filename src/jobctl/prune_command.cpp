@@ -25,7 +25,7 @@ int prune(pg::Connection& conn, const PruneOptions& o, bool json) {
   pg::PruneRequest request;
   request.older_than = parse_duration(o.older_than);
   request.statuses = parse_statuses(o.statuses, "--status");
-  if (o.type) find_type(*o.type);
+  if (o.type) find_type(conn, *o.type);
   request.job_type = o.type;
   request.batch_size = o.batch_size;
   request.dry_run = o.dry_run;

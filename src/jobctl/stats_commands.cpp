@@ -67,10 +67,10 @@ nlohmann::json pause_json(const std::optional<pg::JobTypePause>& p) {
 
 int show_stats(pg::Connection& conn, const std::optional<std::string>& type,
                const std::string& window, bool json) {
-  if (type) find_type(*type);
+  if (type) find_type(conn, *type);
   const auto finished_window = parse_duration(window);
   auto tx = conn.begin();
-  const auto stats = pg::queue_stats(tx, type, known_type_names(), finished_window);
+  const auto stats = pg::queue_stats(tx, type, known_type_names(tx), finished_window);
   tx.commit();
 
   if (json) {
@@ -178,7 +178,7 @@ int show_stats(pg::Connection& conn, const std::optional<std::string>& type,
 }
 
 int show_runs(pg::Connection& conn, const std::optional<std::string>& type, int limit, bool json) {
-  if (type) find_type(*type);
+  if (type) find_type(conn, *type);
   auto tx = conn.begin();
   const auto runs = pg::list_runner_runs(tx, type, limit);
   tx.commit();

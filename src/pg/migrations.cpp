@@ -4,8 +4,10 @@
 #include <charconv>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "embedded_sql.hpp"
 
@@ -13,7 +15,8 @@ namespace jobrunner::pg {
 namespace {
 
 // The revision table is the one object created outside the numbered patches:
-// it must exist before any patch can be recorded.
+// it must exist before any patch can be recorded. Patch 0010 adds its
+// package column, so a database of any age is upgraded in place.
 constexpr std::string_view kCreateRevisionTable = R"sql(
 CREATE TABLE IF NOT EXISTS database_revision (
     number       integer     PRIMARY KEY,
@@ -32,25 +35,57 @@ COMMENT ON COLUMN database_revision.date_applied IS 'When the patch was applied.
 constexpr std::string_view kUpgradeLock = "SELECT pg_advisory_lock(1785686642, 0)";
 constexpr std::string_view kUpgradeUnlock = "SELECT pg_advisory_unlock(1785686642, 0)";
 
-Patch make_patch(const std::string& name, std::string text) {
+const std::regex kPackageName("[a-z][a-z0-9_-]{0,62}");
+const std::regex kRequiresLine(R"(--\s*requires:\s*(.*?)\s*)");
+const std::regex kRequirement(R"(([a-z][a-z0-9_-]{0,62})\s+0*([1-9][0-9]{0,8}))");
+
+std::string number_text(int number) {
+  auto text = std::to_string(number);
+  return std::string(text.size() < 4 ? 4 - text.size() : 0, '0') + text;
+}
+
+std::string where(const Patch& patch) {
+  return patch.package == kCorePackage ? patch.name : "package " + patch.package + ", " + patch.name;
+}
+
+Patch make_patch(const std::string& name, std::string text, const std::string& package) {
   int number = 0;
   auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), number);
   if (ec != std::errc() || end == name.data() || *end != '-' || number <= 0 ||
       !name.ends_with(".sql")) {
-    throw ConfigError("schema patch '" + name + "' is not named NNNN-description.sql");
+    throw ConfigError("schema patch '" + name + "'" +
+                      (package == kCorePackage ? "" : " of package " + package) +
+                      " is not named NNNN-description.sql");
   }
-  return Patch{number, name, std::move(text)};
+  return Patch{number, name, std::move(text), package};
+}
+
+// Core first, then packages by name; each by number.
+auto apply_order(const Patch& p) {
+  return std::make_tuple(p.package != kCorePackage, std::cref(p.package), p.number);
 }
 
 void sort_and_check(std::vector<Patch>& patches) {
   std::sort(patches.begin(), patches.end(),
-            [](const Patch& a, const Patch& b) { return a.number < b.number; });
+            [](const Patch& a, const Patch& b) { return apply_order(a) < apply_order(b); });
   for (std::size_t i = 1; i < patches.size(); ++i) {
-    if (patches[i].number == patches[i - 1].number) {
+    if (patches[i].package == patches[i - 1].package &&
+        patches[i].number == patches[i - 1].number) {
       throw ConfigError("schema patches '" + patches[i - 1].name + "' and '" + patches[i].name +
-                        "' have the same number");
+                        "'" +
+                        (patches[i].package == kCorePackage ? ""
+                                                            : " of package " + patches[i].package) +
+                        " have the same number");
     }
   }
+}
+
+std::string slurp(const std::filesystem::path& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) throw ConfigError("cannot read " + what + " '" + path.string() + "'");
+  return text.str();
 }
 
 struct Recorded {
@@ -58,15 +93,24 @@ struct Recorded {
   std::string checksum;
   std::optional<TimePoint> date_applied;
 };
+using Key = std::pair<std::string, int>;  // package, number
 
-std::map<int, Recorded> recorded_patches(Transaction& tx) {
+bool has_package_column(Transaction& tx) {
+  return !tx.exec("SELECT 1 FROM pg_attribute WHERE attrelid = 'database_revision'::regclass "
+                  "AND attname = 'package' AND NOT attisdropped")
+              .empty();
+}
+
+std::map<Key, Recorded> recorded_patches(Transaction& tx) {
   tx.exec_script(kCreateRevisionTable);
-  std::map<int, Recorded> out;
+  // Before patch 0010 every row is a core patch.
+  const std::string package = has_package_column(tx) ? "package" : "'jobrunner'::text";
+  std::map<Key, Recorded> out;
   for (const auto& row : tx.exec(
-           "SELECT number, name, checksum, "
+           "SELECT " + package + " AS package, number, name, checksum, "
            "(extract(epoch FROM date_applied) * 1000000)::bigint AS date_applied_us "
            "FROM database_revision")) {
-    out[static_cast<int>(row.integer("number"))] =
+    out[{row.text("package"), static_cast<int>(row.integer("number"))}] =
         Recorded{row.text("name"), row.text("checksum"), row.opt_time_us("date_applied_us")};
   }
   return out;
@@ -83,7 +127,7 @@ std::vector<PatchStatus> status_in(Transaction& tx, const std::vector<Patch>& pa
   std::vector<PatchStatus> out;
   for (const auto& patch : patches) {
     PatchStatus s{patch, PatchStatus::State::pending, std::nullopt};
-    if (auto it = recorded.find(patch.number); it != recorded.end()) {
+    if (auto it = recorded.find({patch.package, patch.number}); it != recorded.end()) {
       s.date_applied = it->second.date_applied;
       s.state = checksum(tx, patch.text) == it->second.checksum ? PatchStatus::State::applied
                                                                  : PatchStatus::State::changed;
@@ -91,41 +135,176 @@ std::vector<PatchStatus> status_in(Transaction& tx, const std::vector<Patch>& pa
     }
     out.push_back(std::move(s));
   }
-  for (const auto& [number, r] : recorded) {
-    out.push_back(PatchStatus{Patch{number, r.name, ""}, PatchStatus::State::applied, r.date_applied});
+  for (const auto& [key, r] : recorded) {
+    out.push_back(PatchStatus{Patch{key.second, r.name, "", key.first},
+                              PatchStatus::State::applied, r.date_applied});
   }
-  std::sort(out.begin(), out.end(), [](const PatchStatus& a, const PatchStatus& b) {
-    return a.patch.number < b.patch.number;
+  std::stable_sort(out.begin(), out.end(), [](const PatchStatus& a, const PatchStatus& b) {
+    return apply_order(a.patch) < apply_order(b.patch);
   });
   return out;
 }
 
+// Every requirement of a pending patch must be applied already, or pending
+// and earlier in the apply order. Throws ConfigError for the first that is not.
+void check_requirements(const std::vector<PatchStatus>& statuses) {
+  std::set<Key> done;  // applied, or applied before the patch at hand
+  std::map<std::string, int> highest;
+  for (const auto& s : statuses) {
+    if (s.state != PatchStatus::State::pending) done.insert({s.patch.package, s.patch.number});
+    auto& top = highest[s.patch.package];
+    top = std::max(top, s.patch.number);
+  }
+  for (const auto& s : statuses) {
+    if (s.state != PatchStatus::State::pending) continue;
+    auto needs = requirements_of(s.patch);
+    if (s.patch.package != kCorePackage) {
+      needs.push_back({std::string(kCorePackage), kFirstPackageCoreRevision});
+    }
+    for (const auto& need : needs) {
+      if (done.contains({need.package, need.number})) continue;
+      std::string known;
+      if (const auto it = highest.find(need.package); it == highest.end()) {
+        known = "no patch of package " + need.package + " is applied or known here";
+      } else {
+        known = "package " + need.package + " goes up to " + number_text(it->second) +
+                " here" + (need.package > s.patch.package && need.package != kCorePackage
+                               ? " and applies after " + s.patch.package
+                               : "");
+      }
+      throw ConfigError(
+          "schema patch " + where(s.patch) + " requires patch " + number_text(need.number) +
+          " of package " + need.package + ", which is not applied (" + known + "); " +
+          (need.package == kCorePackage ? "upgrade jobrunner (jobctl) first"
+                                        : "install that package first") +
+          ". Nothing was applied.");
+    }
+    done.insert({s.patch.package, s.patch.number});
+  }
+}
+
 }  // namespace
+
+std::vector<Requirement> requirements_of(const Patch& patch) {
+  std::vector<Requirement> out;
+  std::istringstream in(patch.text);
+  std::smatch m;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!std::regex_match(line, m, kRequiresLine)) continue;
+    const std::string value = m[1];
+    std::smatch r;
+    if (!std::regex_match(value, r, kRequirement)) {
+      throw ConfigError("schema patch " + where(patch) + ": malformed line '" + line +
+                        "' (write: -- requires: PACKAGE NNNN, e.g. -- requires: jobrunner 0010)");
+    }
+    out.push_back({r[1], std::stoi(r[2])});
+  }
+  return out;
+}
 
 std::vector<Patch> embedded_patches() {
   std::vector<Patch> patches;
   for (const auto& file : embedded::migrations()) {
-    patches.push_back(make_patch(std::string(file.name), std::string(file.text)));
+    patches.push_back(make_patch(std::string(file.name), std::string(file.text),
+                                 std::string(kCorePackage)));
   }
   sort_and_check(patches);
   return patches;
 }
 
-std::vector<Patch> load_patches(const std::filesystem::path& directory) {
+std::vector<Patch> load_patches(const std::filesystem::path& directory,
+                                const std::string& package) {
   if (!std::filesystem::is_directory(directory)) {
     throw ConfigError("schema patch directory '" + directory.string() + "' does not exist");
   }
   std::vector<Patch> patches;
   for (const auto& entry : std::filesystem::directory_iterator(directory)) {
     if (entry.path().extension() != ".sql") continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in) throw ConfigError("cannot read schema patch '" + entry.path().string() + "'");
-    patches.push_back(make_patch(entry.path().filename().string(), text.str()));
+    patches.push_back(make_patch(entry.path().filename().string(),
+                                 slurp(entry.path(), "schema patch"), package));
   }
   sort_and_check(patches);
   return patches;
+}
+
+void check_package_name(const std::string& name) {
+  if (name == kCorePackage) {
+    throw ConfigError("the package name 'jobrunner' is reserved for jobrunner's own patches, "
+                      "which are built into jobctl");
+  }
+  if (!std::regex_match(name, kPackageName)) {
+    throw ConfigError("'" + name + "' is not a valid package name (lower case letters, digits, "
+                      "_ and -, starting with a letter)");
+  }
+}
+
+Package load_package(const std::filesystem::path& directory,
+                     const std::filesystem::path& security_file) {
+  auto dir = directory;
+  if (!dir.has_filename()) dir = dir.parent_path();  // "pkg/" names pkg
+  Package package;
+  package.name = dir.filename().string();
+  package.directory = dir;
+  try {
+    check_package_name(package.name);
+  } catch (const ConfigError& e) {
+    throw ConfigError("package directory '" + dir.string() + "': " + e.what());
+  }
+  if (std::filesystem::is_directory(dir)) {
+    package.patches = load_patches(dir, package.name);
+  } else if (std::filesystem::exists(dir)) {
+    throw ConfigError("package directory '" + dir.string() + "' is not a directory");
+  } else if (!std::filesystem::exists(security_file)) {
+    throw ConfigError("package directory '" + dir.string() + "' does not exist");
+  }
+  for (std::size_t i = 0; i < package.patches.size(); ++i) {
+    const int expected = static_cast<int>(i) + 1;
+    if (package.patches[i].number != expected) {
+      throw ConfigError("package " + package.name + " ('" + dir.string() + "'): patch " +
+                        number_text(expected) + " is missing" +
+                        (i == 0 ? " (a package's patches are numbered from 0001)"
+                                : " between " + package.patches[i - 1].name + " and " +
+                                      package.patches[i].name) +
+                        "; nothing was applied");
+    }
+  }
+  if (std::filesystem::exists(security_file)) {
+    package.security_file = security_file;
+    package.security = slurp(security_file, "permissions file");
+  }
+  return package;
+}
+
+std::vector<Package> installed_packages(const std::filesystem::path& data_dir) {
+  std::set<std::string> names;
+  const auto migrations = data_dir / "migrations";
+  const auto security = data_dir / "security.d";
+  if (std::filesystem::is_directory(migrations)) {
+    for (const auto& entry : std::filesystem::directory_iterator(migrations)) {
+      if (entry.is_directory()) names.insert(entry.path().filename().string());
+    }
+  }
+  if (std::filesystem::is_directory(security)) {
+    for (const auto& entry : std::filesystem::directory_iterator(security)) {
+      if (entry.path().extension() == ".cfg") names.insert(entry.path().stem().string());
+    }
+  }
+  std::vector<Package> out;
+  for (const auto& name : names) {
+    out.push_back(load_package(migrations / name, security / (name + ".cfg")));
+  }
+  return out;
+}
+
+std::vector<Patch> all_patches(const std::vector<Patch>& core,
+                               const std::vector<Package>& packages) {
+  auto out = core;
+  for (const auto& package : packages) {
+    out.insert(out.end(), package.patches.begin(), package.patches.end());
+  }
+  sort_and_check(out);
+  return out;
 }
 
 std::vector<PatchStatus> migration_status(Connection& conn, const std::vector<Patch>& patches) {
@@ -161,26 +340,36 @@ std::vector<Patch> upgrade(Connection& conn, const std::vector<Patch>& patches) 
   std::vector<Patch> pending;
   {
     auto tx = conn.begin();
-    for (const auto& s : status_in(tx, checked)) {
+    const auto statuses = status_in(tx, checked);
+    for (const auto& s : statuses) {
       if (s.state == PatchStatus::State::changed) {
-        throw ConfigError("schema patch " + s.patch.name +
+        throw ConfigError("schema patch " + where(s.patch) +
                           " was changed after it was applied; nothing was applied. Restore its "
                           "applied text and put the change in a new patch.");
       }
       if (s.state == PatchStatus::State::pending) pending.push_back(s.patch);
     }
+    check_requirements(statuses);
     tx.commit();
   }
   for (const auto& patch : pending) {
     auto tx = conn.begin();
+    tx.exec("SELECT set_config('jobrunner.package', $1, true)", patch.package);
     try {
       tx.exec_script(patch.text);
     } catch (const SqlError& e) {
-      throw ConfigError("schema patch " + patch.name + " failed and was rolled back: " + e.what());
+      throw ConfigError("schema patch " + where(patch) + " failed and was rolled back: " +
+                        e.what());
     }
-    tx.exec("INSERT INTO database_revision (number, name, checksum) "
-            "VALUES ($1, $2, encode(sha256(convert_to($3, 'UTF8')), 'hex'))",
-            patch.number, patch.name, patch.text);
+    if (has_package_column(tx)) {
+      tx.exec("INSERT INTO database_revision (package, number, name, checksum) "
+              "VALUES ($1, $2, $3, encode(sha256(convert_to($4, 'UTF8')), 'hex'))",
+              patch.package, patch.number, patch.name, patch.text);
+    } else {
+      tx.exec("INSERT INTO database_revision (number, name, checksum) "
+              "VALUES ($1, $2, encode(sha256(convert_to($3, 'UTF8')), 'hex'))",
+              patch.number, patch.name, patch.text);
+    }
     tx.commit();
   }
   return pending;

@@ -69,6 +69,23 @@ std::vector<RoleGrants> parse_security_config(std::string_view text) {
   return roles;
 }
 
+std::vector<RoleGrants> merge_security_configs(
+    const std::vector<std::vector<RoleGrants>>& configs) {
+  std::vector<RoleGrants> out;
+  for (const auto& config : configs) {
+    for (const auto& role : config) {
+      auto it = std::find_if(out.begin(), out.end(),
+                             [&](const RoleGrants& r) { return r.role == role.role; });
+      if (it == out.end()) {
+        out.push_back(role);
+      } else {
+        it->tables.insert(it->tables.end(), role.tables.begin(), role.tables.end());
+      }
+    }
+  }
+  return out;
+}
+
 std::string embedded_security_config() { return std::string(embedded::security_config()); }
 
 PermissionsReport apply_permissions(Connection& conn, const std::vector<RoleGrants>& config) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "jobrunner/core/decision.hpp"
 #include "jobrunner/core/duration.hpp"
@@ -41,5 +42,13 @@ struct JobTypeSpec {
   // milliseconds) leaves a job that ran, which is rescued and runs again.
   bool batch_completions = false;
 };
+
+// What a runner's compiled spec and the type's registry row (job_type) must
+// agree on: name, table, target column, type code and batch completions.
+// One line per difference, naming the field and both values; empty when
+// they agree. The defaults (retries, retry delay, lease) may differ: the
+// registry's win.
+std::vector<std::string> spec_differences(const JobTypeSpec& compiled,
+                                          const JobTypeSpec& registered);
 
 }  // namespace jobrunner

@@ -24,6 +24,11 @@ struct RoleGrants {
 // Parses the security.cfg format; throws ConfigError naming the line.
 std::vector<RoleGrants> parse_security_config(std::string_view text);
 
+// Joins several files' grants (jobrunner's security.cfg and each package's
+// fragment): a role declared in several files gets the grants of all of
+// them, in order.
+std::vector<RoleGrants> merge_security_configs(const std::vector<std::vector<RoleGrants>>& configs);
+
 // The sql/security.cfg built into this binary.
 std::string embedded_security_config();
 

@@ -1,0 +1,30 @@
+#pragma once
+// The job type registry: table job_type (patch 0010), written by each type's
+// migration through jobrunner_register_type(). jobctl learns every type
+// here; a runner reads its own type's row at start.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "jobrunner/core/job_type_spec.hpp"
+#include "jobrunner/pg/connection.hpp"
+
+namespace jobrunner::pg {
+
+struct RegisteredType {
+  // A type without a table of its own has empty table, target_column and
+  // target_table, and type_code 0.
+  JobTypeSpec spec;
+  std::string package;  // whose migration registered it
+  bool has_table() const noexcept { return !spec.table.empty(); }
+};
+
+// Every registered type, in name order. A database without the registry
+// (not migrated) fails with the undefined-table SqlError that executables
+// report as "run jobctl db upgrade".
+std::vector<RegisteredType> registered_types(Transaction& tx);
+// The registered type of that name, if any.
+std::optional<RegisteredType> find_registered_type(Transaction& tx, const std::string& name);
+
+}  // namespace jobrunner::pg
