@@ -625,39 +625,44 @@ TEST_F(CliTest, db_upgrade_applies_every_patch_once_and_then_has_nothing_to_appl
   EXPECT_TRUE(state.count("0002-foo.sql"));
 }
 
+// A job type package (--migrations-dir) whose applied patch is edited
+// afterwards: refused like an edited core patch, per package.
 class EditedPatchTest : public CliTest {
  protected:
-  EditedPatchTest() : dir("jobrunner-cli-test-" + db.name()) {
-    for (const auto& patch : pg::embedded_patches()) {
-      write_file(dir.path() / patch.name, patch.text);
-    }
+  EditedPatchTest() : root("jobrunner-cli-test-" + db.name()), dir(root.path() / "edited") {
+    std::filesystem::create_directories(dir);
+    write_file(dir / "0001-table.sql", "CREATE TABLE edited_table (id integer);\n");
   }
   ProcessResult db_command(const std::string& command) {
-    return jobctl({"db", command, "--migrations-dir", dir.path().string()});
+    return jobctl({"db", command, "--migrations-dir", dir.string()});
   }
-  TempDir dir;
+  TempDir root;
+  std::filesystem::path dir;
 };
 
-TEST_F(EditedPatchTest, db_status_accepts_an_unchanged_copy_of_the_patches) {
+TEST_F(EditedPatchTest, db_status_accepts_an_unchanged_package_patch) {
+  ASSERT_EQ(db_command("upgrade").exit_code, kOk);
   const auto result = db_command("status");
 
   EXPECT_EQ(result.exit_code, kOk) << shown(result);
+  EXPECT_TRUE(contains(result.out, "edited/0001-table.sql")) << shown(result);
   EXPECT_FALSE(contains(result.out, "CHANGED"));
 }
 
 TEST_F(EditedPatchTest, db_status_and_db_upgrade_refuse_an_edited_patch_naming_it) {
+  ASSERT_EQ(db_command("upgrade").exit_code, kOk);
   {
-    std::ofstream out(dir.path() / "0001-job.sql", std::ios::app);
+    std::ofstream out(dir / "0001-table.sql", std::ios::app);
     out << "\n-- an edit after the patch was applied\n";
   }
-  write_file(dir.path() / "9001-extra.sql", "CREATE TABLE extra_table (id integer);\n");
+  write_file(dir / "0002-extra.sql", "CREATE TABLE extra_table (id integer);\n");
   const auto revisions = db.scalar("SELECT count(*) FROM database_revision");
 
   const auto status = db_command("status");
   EXPECT_EQ(status.exit_code, kConfig) << shown(status);
   const auto changed_line = [&] {
     for (const auto& line : non_empty_lines(status.out)) {
-      if (line.starts_with("0001-job.sql")) return line;
+      if (line.starts_with("edited/0001-table.sql")) return line;
     }
     return std::string();
   }();
@@ -665,7 +670,7 @@ TEST_F(EditedPatchTest, db_status_and_db_upgrade_refuse_an_edited_patch_naming_i
 
   const auto upgrade = db_command("upgrade");
   EXPECT_EQ(upgrade.exit_code, kConfig) << shown(upgrade);
-  EXPECT_TRUE(contains(upgrade.err, "0001-job.sql"));
+  EXPECT_TRUE(contains(upgrade.err, "package edited, 0001-table.sql"));
   EXPECT_EQ(db.scalar("SELECT count(*) FROM database_revision"), revisions);
   EXPECT_EQ(db.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'extra_table'"), 0)
       << "nothing may be applied while a patch is edited";

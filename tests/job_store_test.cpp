@@ -100,7 +100,10 @@ class JobStoreTest : public testing::DatabaseTest {
     return db.scalar("SELECT status FROM job WHERE id = $1", id);
   }
 
+  // A job of another type (registered without a table of its own).
   std::int64_t insert_bar_job(const std::string& columns = "", const std::string& values = "") {
+    db.sql("SELECT jobrunner_register_type(name => 'bar', display_name => 'BarJob', "
+           "package => 'test')");
     return db.scalar("INSERT INTO job (job_type" + columns + ") VALUES ('bar'" + values +
                      ") RETURNING id");
   }

@@ -298,6 +298,8 @@ TEST_F(JobctlMaintenanceTest, a_runner_with_retention_prunes_its_old_finished_jo
   const auto recent = job_in(kFailed, "1 hour");
   const auto suspended = job_in(kSuspended);
   db.sql("UPDATE job SET date_finished = now() - interval '30 days' WHERE id = $1", suspended);
+  db.sql("SELECT jobrunner_register_type(name => 'other', display_name => 'OtherJob', "
+         "package => 'test')");
   db.sql("INSERT INTO job (job_type, status, date_finished) "
          "VALUES ('other', 2, now() - interval '30 days')");
   const auto old_run = run_of("foo", "10 days", "10 days");

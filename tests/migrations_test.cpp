@@ -314,6 +314,123 @@ TEST_F(MigrationsTest, tables_and_their_columns_carry_comments) {
   EXPECT_EQ(missing, "") << "columns without a comment:" << missing;
 }
 
+// ---- packages ----------------------------------------------------------------
+
+std::vector<pg::Patch> core_up_to(int number) {
+  std::vector<pg::Patch> out;
+  for (auto& p : pg::embedded_patches()) {
+    if (p.number <= number) out.push_back(std::move(p));
+  }
+  return out;
+}
+
+pg::Patch package_patch(const std::string& package, int number, const std::string& text) {
+  const auto digits = std::to_string(number);
+  return pg::Patch{number, std::string(4 - digits.size(), '0') + digits + "-p.sql", text, package};
+}
+
+TEST_F(MigrationsTest, a_database_migrated_by_0001_to_0009_upgrades_in_place) {
+  auto conn = connect();
+  ASSERT_EQ(pg::upgrade(conn, core_up_to(9)).size(), 9U);
+  const auto foo = scalar("INSERT INTO foo (name) VALUES ('old') RETURNING id");
+  const auto job = scalar("INSERT INTO job (job_type) VALUES ('foo') RETURNING id");
+  sql("INSERT INTO foojob (job, foo, job_type) VALUES ($1, $2, 0)", job, foo);
+  const auto before = sql("SELECT number, checksum, date_applied::text AS d FROM database_revision "
+                          "ORDER BY number");
+
+  // What the old binaries see: every patch pending from 0010 on.
+  const auto status = pg::migration_status(conn, pg::embedded_patches());
+  for (const auto& s : status) {
+    EXPECT_EQ(s.state, s.patch.number <= 9 ? State::applied : State::pending) << s.patch.name;
+  }
+  const pg::Patch bar = package_patch("bar", 1, "CREATE TABLE bar_one (x int);");
+  const auto applied = pg::upgrade(conn, with(pg::embedded_patches(), bar));
+  ASSERT_GE(applied.size(), 2U);
+  EXPECT_EQ(applied.front().name, "0010-job-type-registry.sql");
+  EXPECT_EQ(applied.back().package, "bar");
+
+  // The old rows are jobrunner's, untouched; the new ones carry their package.
+  const auto after = sql("SELECT number, checksum, date_applied::text AS d FROM database_revision "
+                         "WHERE package = 'jobrunner' AND number <= 9 ORDER BY number");
+  ASSERT_EQ(after.size(), before.size());
+  for (std::size_t i = 0; i < after.size(); ++i) EXPECT_EQ(after[i].values(), before[i].values());
+  EXPECT_EQ(scalar("SELECT count(*) FROM database_revision WHERE package = 'bar' AND number = 1"),
+            1);
+  // The old job is of a registered type, and the constraint is validated.
+  EXPECT_EQ(scalar("SELECT count(*) FROM job JOIN job_type ON job_type.name = job.job_type"), 1);
+  EXPECT_EQ(scalar("SELECT count(*) FROM pg_constraint WHERE conname = 'job__job_type__fk' "
+                   "AND convalidated"),
+            1);
+  for (const auto& s : pg::migration_status(conn, with(pg::embedded_patches(), bar))) {
+    EXPECT_EQ(s.state, State::applied) << s.patch.package << "/" << s.patch.name;
+  }
+  EXPECT_TRUE(pg::upgrade(conn, with(pg::embedded_patches(), bar)).empty());
+}
+
+TEST_F(MigrationsTest, jobs_of_types_the_registry_patch_does_not_know_leave_the_constraint_not_valid) {
+  auto conn = connect();
+  pg::upgrade(conn, core_up_to(9));
+  sql("INSERT INTO job (job_type) VALUES ('forked')");
+  pg::upgrade(conn, pg::embedded_patches());
+  EXPECT_EQ(scalar("SELECT count(*) FROM pg_constraint WHERE conname = 'job__job_type__fk' "
+                   "AND NOT convalidated"),
+            1);
+  EXPECT_THROW(sql("INSERT INTO job (job_type) VALUES ('forked')"), pg::SqlError);
+}
+
+TEST_F(MigrationsTest, a_package_patch_applies_after_every_core_patch_and_with_its_package_set) {
+  auto conn = connect();
+  const auto core = pg::embedded_patches();
+  const pg::Patch first = package_patch("zeta", 1,
+      "CREATE TABLE zeta_one AS SELECT current_setting('jobrunner.package') AS package;");
+  const pg::Patch alpha = package_patch("alpha", 1, "CREATE TABLE alpha_one (x int);");
+  const auto applied = pg::upgrade(conn, with(with(core, first), alpha));
+  ASSERT_EQ(applied.size(), core.size() + 2);
+  EXPECT_EQ(applied[core.size()].package, "alpha");
+  EXPECT_EQ(applied[core.size() + 1].package, "zeta");
+  EXPECT_EQ(sql("SELECT package FROM zeta_one").at(0).text("package"), "zeta");
+}
+
+TEST_F(MigrationsTest, a_package_patch_is_refused_without_the_core_revision_it_requires) {
+  auto conn = connect();
+  const pg::Patch needs = package_patch("bar", 1, "-- requires: jobrunner 0042\nCREATE TABLE bar_one (x int);");
+  try {
+    pg::upgrade(conn, with(pg::embedded_patches(), needs));
+    FAIL() << "a patch requiring a missing core revision was applied";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("requires patch 0042 of package jobrunner"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(recorded_count(), 0);  // not even the core patches
+  EXPECT_FALSE(table_exists("job"));
+
+  // A core revision pending in the same upgrade satisfies it.
+  const pg::Patch fine = package_patch("bar", 1, "-- requires: jobrunner 0010\nCREATE TABLE bar_one (x int);");
+  EXPECT_EQ(pg::upgrade(conn, with(pg::embedded_patches(), fine)).back().package, "bar");
+}
+
+TEST_F(MigrationsTest, a_package_patch_needs_the_registry_patch_even_without_saying_so) {
+  auto conn = connect();
+  pg::upgrade(conn, core_up_to(9));
+  const pg::Patch bar = package_patch("bar", 1, "CREATE TABLE bar_one (x int);");
+  EXPECT_THROW(pg::upgrade(conn, with(core_up_to(9), bar)), ConfigError);
+  EXPECT_FALSE(table_exists("bar_one"));
+}
+
+TEST_F(MigrationsTest, packages_number_their_patches_independently_and_edits_are_refused_per_package) {
+  auto conn = connect();
+  const pg::Patch a1 = package_patch("apkg", 1, "CREATE TABLE a_one (x int);");
+  const pg::Patch b1 = package_patch("bpkg", 1, "CREATE TABLE b_one (x int);");
+  pg::upgrade(conn, with(with(pg::embedded_patches(), a1), b1));
+  EXPECT_EQ(scalar("SELECT count(*) FROM database_revision WHERE number = 1"), 3);
+  auto edited = b1;
+  edited.text += "\n-- edited";
+  const auto status = pg::migration_status(conn, with(with(pg::embedded_patches(), a1), edited));
+  EXPECT_EQ(status.back().state, State::changed);
+  EXPECT_THROW(pg::upgrade(conn, with(with(pg::embedded_patches(), a1), edited)), ConfigError);
+}
+
 // ---- load_patches ----------------------------------------------------------
 
 // A temporary directory of patch files, removed at the end of the test.
