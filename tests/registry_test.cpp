@@ -23,23 +23,24 @@ using testing::run_program;
 
 constexpr int kConfig = 78;
 
-// The SQLSTATE of a statement, or "" when it succeeds.
-std::string sqlstate_of(const testing::TestDatabase& db, const std::string& statement) {
+// How a statement failed: its SQLSTATE and message, both "" when it succeeds.
+struct Failure {
+  std::string sqlstate;
+  std::string message;
+};
+Failure failure_of(const testing::TestDatabase& db, const std::string& statement) {
   try {
     db.sql(statement);
   } catch (const pg::SqlError& e) {
-    return e.sqlstate();
+    return {e.sqlstate(), e.what()};
   }
-  return "";
+  return {};
 }
-
+std::string sqlstate_of(const testing::TestDatabase& db, const std::string& statement) {
+  return failure_of(db, statement).sqlstate;
+}
 std::string error_of(const testing::TestDatabase& db, const std::string& statement) {
-  try {
-    db.sql(statement);
-  } catch (const pg::SqlError& e) {
-    return e.what();
-  }
-  return "";
+  return failure_of(db, statement).message;
 }
 
 class RegistryTest : public testing::DatabaseTest {
