@@ -69,7 +69,10 @@ Dispatcher::Dispatcher(pg::Connection& conn, const JobType& type, const RunnerOp
       keeper_(keeper_for(options, store_, lease_)),
       completer_(type, retry_policy_of(type, options), hook, keeper_.get(),
                  [this] {
-                   wakeup_.notify();
+                   // Only when the dispatcher may have something to do: a
+                   // claim (the queue ran low) or the end of a burst. A deep
+                   // queue then costs no wake-up per job.
+                   if (pool_.queued() <= refill_at_ || pool_.busy() == 0) wakeup_.notify();
                    if (flusher_) flusher_->notify();
                  }),
       pool_(type, options, completer_, keeper_.get()),
