@@ -134,7 +134,7 @@ class BulkAndNotifyTest : public testing::DatabaseTest {
 
   // An operator's move of one job (jobctl suspend/resume), committed.
   void move(std::int64_t id, JobStatus to) {
-    committed([&](pg::Transaction& tx) { pg::set_job_status(tx, id, to, std::string("test")); });
+    committed([&](pg::Transaction& tx) { testing::move_job(tx, id, to, "test"); });
   }
 
   // Expires the lease of a RUNNING job and rescues it as a runner does at

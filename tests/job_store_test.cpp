@@ -12,6 +12,7 @@
 
 #include "foo/foo_job.hpp"
 #include "jobrunner/core/errors.hpp"
+#include "jobrunner/pg/admin.hpp"
 #include "jobrunner/pg/job_store.hpp"
 #include "test_database.hpp"
 
@@ -154,7 +155,7 @@ TEST_F(JobStoreTest, each_claim_takes_a_fresh_lease_token) {
   const auto first = claim_one();
   auto conn = db.connect();
   auto tx = conn.begin();
-  pg::set_job_status(tx, id, JobStatus::waiting, std::nullopt);
+  testing::move_job(tx, id, JobStatus::waiting);
   tx.commit();
   const auto second = claim_one();
   EXPECT_EQ(second.id, id);
@@ -234,7 +235,7 @@ TEST_F(JobStoreTest, resuming_a_suspended_job_clears_its_lease_and_makes_it_read
          id);
   auto conn = db.connect();
   auto tx = conn.begin();
-  const auto job = pg::set_job_status(tx, id, JobStatus::waiting, std::string("operator says so"));
+  const auto job = testing::move_job(tx, id, JobStatus::waiting, "operator says so");
   EXPECT_EQ(job.status, JobStatus::waiting);
   EXPECT_FALSE(job.lease_token.has_value());
   EXPECT_TRUE(holds(tx, id, "status = 0"));
@@ -245,12 +246,12 @@ TEST_F(JobStoreTest, resuming_a_suspended_job_clears_its_lease_and_makes_it_read
   EXPECT_TRUE(contains(ready_ids(), id));
 }
 
-TEST_F(JobStoreTest, set_job_status_refuses_a_forbidden_move_and_changes_nothing) {
+TEST_F(JobStoreTest, an_operators_move_refuses_a_forbidden_transition_and_changes_nothing) {
   const auto id = enqueue();
   auto conn = db.connect();
   auto tx = conn.begin();
   try {
-    pg::set_job_status(tx, id, JobStatus::completed, std::string("no"));
+    testing::move_job(tx, id, JobStatus::completed, "no");
     FAIL() << "WAITING -> COMPLETED was accepted";
   } catch (const InvalidTransition& e) {
     const std::string what = e.what();
@@ -262,10 +263,10 @@ TEST_F(JobStoreTest, set_job_status_refuses_a_forbidden_move_and_changes_nothing
   EXPECT_TRUE(holds(id, "reason IS NULL AND log IS NULL AND date_finished IS NULL"));
 }
 
-TEST_F(JobStoreTest, set_job_status_of_an_unknown_job_is_not_found) {
+TEST_F(JobStoreTest, an_operators_move_of_an_unknown_job_is_not_found) {
   auto conn = db.connect();
   auto tx = conn.begin();
-  EXPECT_THROW(pg::set_job_status(tx, 424242, JobStatus::suspended, std::nullopt), NotFound);
+  EXPECT_THROW(testing::move_job(tx, 424242, JobStatus::suspended), NotFound);
 }
 
 // ---- Ready selection -------------------------------------------------------
@@ -437,8 +438,8 @@ TEST_F(JobStoreTest, after_an_operator_moves_the_job_the_first_runners_token_can
   {
     auto conn = db.connect();
     auto tx = conn.begin();
-    pg::set_job_status(tx, id, JobStatus::suspended, std::string("pause"));
-    pg::set_job_status(tx, id, JobStatus::waiting, std::string("resume"));
+    testing::move_job(tx, id, JobStatus::suspended, "pause");
+    testing::move_job(tx, id, JobStatus::waiting, "resume");
     tx.commit();
   }
   const auto second = claim_one("runner-b");
@@ -698,15 +699,15 @@ TEST_F(JobStoreTest, an_error_report_stores_the_job_error_and_variables) {
   EXPECT_EQ(nlohmann::json::parse(row.text("v")), vars);
 
   auto tx2 = conn.begin();
-  const auto listed = pg::list_error_reports(tx2, id, 10);
+  const auto listed = pg::find_error_reports(tx2, {.job = id, .limit = 10});
   ASSERT_EQ(listed.size(), 1U);
   EXPECT_EQ(listed[0].id, report);
   EXPECT_EQ(listed[0].job, id);
   EXPECT_EQ(listed[0].error_type, "std::logic_error");
   EXPECT_EQ(listed[0].message, "it broke");
   EXPECT_EQ(listed[0].variables, vars);
-  EXPECT_TRUE(pg::list_error_reports(tx2, other, 10).empty());
-  EXPECT_EQ(pg::list_error_reports(tx2, std::nullopt, 10).size(), 1U);
+  EXPECT_TRUE(pg::find_error_reports(tx2, {.job = other, .limit = 10}).empty());
+  EXPECT_EQ(pg::find_error_reports(tx2, {.limit = 10}).size(), 1U);
 }
 
 // ---- The claim's plan ------------------------------------------------------

@@ -152,47 +152,13 @@ ORDER BY j.lease_expires
 LIMIT $2
 FOR UPDATE SKIP LOCKED
 
--- name: job_lock_by_id
-SELECT {{job_columns}} FROM job AS j WHERE j.id = $1 FOR UPDATE
-
--- name: job_set_status
--- An operator's move (suspend, resume, retry), checked in C++ against the
--- transition table first. Leaving RUNNING or going to WAITING clears the
--- lease; going to WAITING makes the job ready now and unfinished.
-UPDATE job AS j
-SET status = $2::smallint,
-    reason = coalesce($3::text, j.reason),
-    lease_expires = NULL, lease_owner = NULL, lease_token = NULL,
-    scheduled_start = CASE WHEN $2::smallint = 0 THEN NULL ELSE j.scheduled_start END,
-    date_finished = CASE WHEN $2::smallint IN (2, 3, 5) THEN now() WHEN $2::smallint = 0 THEN NULL
-                         ELSE j.date_finished END,
-    log = job_log_append(j.log, $4::text, $5::integer)
-WHERE j.id = $1
-RETURNING j.id
-
 -- name: job_get
 SELECT {{job_columns}} FROM job AS j WHERE j.id = $1
-
--- name: job_list
--- Newest first; every filter is optional (NULL matches all).
-SELECT {{job_columns}} FROM job AS j
-WHERE ($1::text IS NULL OR j.job_type = $1)
-  AND ($2::smallint IS NULL OR j.status = $2)
-ORDER BY j.id DESC
-LIMIT $3
 
 -- name: error_report_insert
 INSERT INTO error_report (job, error_type, message, variables)
 VALUES ($1, $2, $3, $4::jsonb)
 RETURNING id
-
--- name: error_report_list
-SELECT e.id, e.job, (extract(epoch FROM e.date_created) * 1000000)::bigint AS date_created_us,
-       e.error_type, e.message, e.variables
-FROM error_report AS e
-WHERE ($1::bigint IS NULL OR e.job = $1)
-ORDER BY e.id DESC
-LIMIT $2
 
 -- name: job_notification_insert
 INSERT INTO job_notification (job, recipient, subject, body)

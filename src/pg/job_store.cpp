@@ -396,37 +396,6 @@ std::optional<Job> find_job(Transaction& tx, std::int64_t id) {
   return job_from_row(rows.front());
 }
 
-std::vector<Job> list_jobs(Transaction& tx, const JobFilter& filter) {
-  std::optional<int> status;
-  if (filter.status) status = static_cast<int>(*filter.status);
-  auto rows = tx.exec(query("job_list"), filter.job_type, status, filter.limit);
-  std::vector<Job> jobs;
-  for (const auto& row : rows) jobs.push_back(job_from_row(row));
-  return jobs;
-}
-
-Job set_job_status(Transaction& tx, std::int64_t id, JobStatus to,
-                   const std::optional<std::string>& reason) {
-  auto rows = tx.exec(query("job_lock_by_id"), id);
-  if (rows.empty()) throw NotFound("no job with id " + std::to_string(id));
-  const auto job = job_from_row(rows.front());
-  check_transition(job.status, to);
-  std::string line = "moved from " + std::string(to_string(job.status)) + " to " +
-                     std::string(to_string(to)) + " by an operator";
-  if (reason) line += ": " + *reason;
-  tx.exec(query("job_set_status"), id, static_cast<int>(to), reason, line, kJobLogLimit);
-  return job_from_row(tx.exec(query("job_get"), id).front());
-}
-
-std::vector<ErrorReport> list_error_reports(Transaction& tx, std::optional<std::int64_t> job,
-                                            int limit) {
-  std::vector<ErrorReport> reports;
-  for (const auto& row : tx.exec(query("error_report_list"), job, limit)) {
-    reports.push_back(error_report_from_row(row));
-  }
-  return reports;
-}
-
 std::int64_t record_notification(Statements& db, const Job& job, const std::string& subject,
                                  const std::string& body) {
   return db.exec(query("job_notification_insert"), job.id, job.requester, subject, body)

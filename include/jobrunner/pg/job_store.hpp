@@ -146,19 +146,7 @@ class JobStore {
 // Reads a job row as it is (without its type row); nullopt if there is none.
 std::optional<Job> find_job(Transaction& tx, std::int64_t id);
 
-struct JobFilter {
-  std::optional<std::string> job_type;
-  std::optional<JobStatus> status;
-  int limit = 50;
-};
-std::vector<Job> list_jobs(Transaction& tx, const JobFilter& filter);
-
-// An operator's move: locks the job, checks the transition table (throws
-// InvalidTransition naming both states, NotFound for an unknown id), writes
-// it. Moving a RUNNING job clears its lease, so its runner's finish is refused.
-Job set_job_status(Transaction& tx, std::int64_t id, JobStatus to,
-                   const std::optional<std::string>& reason);
-
+// An error report (an OOPS), as find_error_reports() in admin.hpp lists them.
 struct ErrorReport {
   std::int64_t id = 0;
   std::optional<std::int64_t> job;
@@ -167,8 +155,6 @@ struct ErrorReport {
   std::string message;
   nlohmann::json variables;
 };
-std::vector<ErrorReport> list_error_reports(Transaction& tx, std::optional<std::int64_t> job,
-                                            int limit);
 
 // Records a notice for the requester of a job (job_notification).
 std::int64_t record_notification(Statements& db, const Job& job, const std::string& subject,
