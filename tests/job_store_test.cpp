@@ -1,6 +1,6 @@
 // pg::JobStore against a real database: the column effects of each move,
 // ready selection, atomic claims, lease fencing, enqueue rules, error reports
-// and the claim's plan.
+// and the claim's plan (the store's own statement, from pg/queries.hpp).
 #include <algorithm>
 #include <chrono>
 #include <exception>
@@ -14,6 +14,7 @@
 #include "jobrunner/core/errors.hpp"
 #include "jobrunner/pg/admin.hpp"
 #include "jobrunner/pg/job_store.hpp"
+#include "pg/queries.hpp"
 #include "test_database.hpp"
 
 namespace jobrunner {
@@ -725,6 +726,30 @@ TEST_F(JobStoreTest, the_claim_uses_the_partial_ready_index_on_a_big_table) {
   std::string text;
   for (const auto& row : plan) text += row.text("QUERY PLAN") + "\n";
   EXPECT_NE(text.find("job__ready__idx"), std::string::npos) << text;
+}
+
+TEST_F(JobStoreTest, the_stores_claim_reads_job_and_the_type_table_through_their_indexes) {
+  // 20,000 finished FooJobs with their type rows: enough for the planner to
+  // hash a whole table if the statement let it (docs/performance.md,
+  // "Cheaper rows").
+  db.sql("INSERT INTO foo (name) SELECT 'f' || g FROM generate_series(1, 20000) AS g");
+  db.sql("INSERT INTO job (job_type, status, attempt_count, date_started, date_finished) "
+         "SELECT 'foo', 2, 1, now(), now() FROM generate_series(1, 20000)");
+  db.sql("INSERT INTO foojob (job, foo, job_type) SELECT j.id, f.id, 0 "
+         "FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM job) AS j "
+         "JOIN (SELECT id, row_number() OVER (ORDER BY id) AS n FROM foo) AS f USING (n)");
+  for (int i = 0; i < 3; ++i) enqueue();
+  db.sql("ANALYZE");
+  auto conn = db.connect();
+  auto tx = conn.begin();
+  const auto plan = tx.exec("EXPLAIN " + pg::type_query("job_claim_with_type_row", store.spec()),
+                            store.spec().name, 64, "host:1", 60000);
+  std::string text;
+  for (const auto& row : plan) text += row.text("QUERY PLAN") + "\n";
+  EXPECT_NE(text.find("job__ready__idx"), std::string::npos) << text;
+  EXPECT_NE(text.find("Index Scan using job_pkey on job"), std::string::npos) << text;
+  EXPECT_NE(text.find("Index Scan using foojob__job__key on foojob"), std::string::npos) << text;
+  EXPECT_EQ(text.find("Seq Scan"), std::string::npos) << text;
 }
 
 }  // namespace

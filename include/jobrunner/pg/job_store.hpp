@@ -130,15 +130,16 @@ class JobStore {
   void check(const EnqueueRequest& request) const;
   std::string no_target_message(std::int64_t target_id) const;
 
-  std::string insert_many_sql_;
-  std::string pending_for_targets_sql_;
-  std::string missing_targets_sql_;
-
   JobTypeSpec spec_;
-  std::string insert_type_row_sql_;
-  std::string pending_for_target_sql_;
-  std::string load_type_rows_sql_;
-  std::string claim_sql_;  // job_claim joined to the type rows: one round trip
+  // The blocks of sql/queries/job.sql that name the type's tables, for this
+  // type (type_query), each named after its block.
+  std::string type_row_insert_sql_;
+  std::string type_row_pending_sql_;
+  std::string type_row_pending_many_sql_;
+  std::string target_missing_sql_;
+  std::string job_insert_many_sql_;
+  std::string type_row_load_sql_;
+  std::string job_claim_with_type_row_sql_;
 };
 
 // ---- Type-independent operations -------------------------------------------
