@@ -224,7 +224,7 @@ TEST_F(JobStoreTest, finish_refuses_a_decision_the_table_forbids_from_running) {
   const auto job = claim_one();
   auto conn = db.connect();
   auto tx = conn.begin();
-  EXPECT_THROW(store.finish(tx, job, decision(JobStatus::running)), InvalidTransition);
+  EXPECT_THROW((void)store.finish(tx, job, decision(JobStatus::running)), InvalidTransition);
 }
 
 TEST_F(JobStoreTest, resuming_a_suspended_job_clears_its_lease_and_makes_it_ready) {
@@ -583,7 +583,7 @@ TEST_F(JobStoreTest, enqueue_for_an_unknown_foo_is_bad_input_and_leaves_no_job) 
     auto conn = db.connect();
     auto tx = conn.begin();
     try {
-      store.enqueue(tx, {.target_id = 987654});
+      (void)store.enqueue(tx, {.target_id = 987654});
       FAIL() << "a job for a missing foo was enqueued";
     } catch (const BadInput& e) {
       EXPECT_NE(std::string(e.what()).find("987654"), std::string::npos) << e.what();
@@ -599,7 +599,7 @@ TEST_F(JobStoreTest, metadata_that_is_not_an_object_is_bad_input) {
                                nlohmann::json(nullptr), nlohmann::json(3)}) {
     auto conn = db.connect();
     auto tx = conn.begin();
-    EXPECT_THROW(store.enqueue(tx, {.target_id = foo, .metadata = metadata}), BadInput)
+    EXPECT_THROW((void)store.enqueue(tx, {.target_id = foo, .metadata = metadata}), BadInput)
         << metadata.dump();
     tx.commit();
   }
@@ -612,7 +612,7 @@ TEST_F(JobStoreTest, a_malformed_scheduled_start_is_bad_input) {
     auto conn = db.connect();
     auto tx = conn.begin();
     try {
-      store.enqueue(tx, {.target_id = foo, .scheduled_start = text});
+      (void)store.enqueue(tx, {.target_id = foo, .scheduled_start = text});
       ADD_FAILURE() << "'" << text << "' was accepted";
     } catch (const BadInput& e) {
       EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
@@ -634,7 +634,7 @@ TEST_F(JobStoreTest, negative_max_retries_is_bad_input) {
   const auto foo = db.make_foo();
   auto conn = db.connect();
   auto tx = conn.begin();
-  EXPECT_THROW(store.enqueue(tx, {.target_id = foo, .max_retries = -1}), BadInput);
+  EXPECT_THROW((void)store.enqueue(tx, {.target_id = foo, .max_retries = -1}), BadInput);
 }
 
 // ---- Get -------------------------------------------------------------------
