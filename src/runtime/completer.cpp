@@ -307,7 +307,7 @@ int Completer::rescue_expired(pg::Connection& conn, int batch) {
                             "the lease held by " + job.lease_owner.value_or("?") +
                                 " expired: its runner stopped or lost the database"};
       const auto decision = decide(outcome, job.attempt_count, job.max_retries, policy_);
-      store_.finish(tx, job, decision);  // locked above, so it cannot be refused
+      (void)store_.finish(tx, job, decision);  // locked above, so it cannot be refused
       if (decision.file_error_report) {
         const auto oops = store_.file_error_report(tx, job, outcome, oops_vars_of(type_, job));
         lines.push_back({job.id, spdlog::level::warn,

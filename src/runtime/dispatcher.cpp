@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "child_signals.hpp"
 #include "jobrunner/runtime/stop_signal.hpp"
 
 namespace jobrunner {
