@@ -2,24 +2,13 @@
 
 #include <algorithm>
 #include <map>
-#include <regex>
 
 #include "job_row.hpp"
-#include "jobrunner/pg/queries.hpp"
+#include "queries.hpp"
 #include "sqlstate.hpp"
 
 namespace jobrunner::pg {
 namespace {
-
-// Identifiers of a JobTypeSpec are code constants, never user input; they are
-// still checked and quoted because they cannot be statement parameters.
-std::string identifier(const std::string& name) {
-  static const std::regex kPlain("[a-z_][a-z0-9_]*");
-  if (!std::regex_match(name, kPlain)) {
-    throw ConfigError("invalid SQL identifier in a job type: '" + name + "'");
-  }
-  return "\"" + name + "\"";
-}
 
 Param ids_of(const std::vector<Job>& jobs) {
   std::vector<std::int64_t> ids;
@@ -101,48 +90,15 @@ ErrorReport error_report_from_row(const Row& row) {
   return r;
 }
 
-JobStore::JobStore(JobTypeSpec spec) : spec_(std::move(spec)) {
-  const auto table = identifier(spec_.table);
-  const auto target = identifier(spec_.target_column);
-  insert_type_row_sql_ = "INSERT INTO " + table + " (job, " + target +
-                         ", job_type, json_data) VALUES ($1, $2, $3, $4::jsonb)";
-  pending_for_target_sql_ = "SELECT t.job FROM " + table +
-                            " AS t JOIN job AS j ON j.id = t.job WHERE t." + target +
-                            " = $1 AND t.job_type = $2 AND j.status IN (0, 1, 4) LIMIT 1";
-  load_type_rows_sql_ = "SELECT t.job, t." + target +
-                        " AS target_id, t.job_type AS type_code, t.json_data FROM " + table +
-                        " AS t WHERE t.job = ANY($1::bigint[])";
-  claim_sql_ = "WITH claimed AS (" + query("job_claim") + ") SELECT claimed.*, t." + target +
-               " AS target_id, t.job_type AS type_code, t.json_data AS type_json_data"
-               " FROM claimed LEFT JOIN " + table + " AS t ON t.job = claimed.id"
-               // Through the type table's index on job, not a hash of the
-               // whole table (docs/performance.md, "Cheaper rows").
-               " AND t.job = ANY(ARRAY(SELECT id FROM claimed))";
-  // Ids are drawn first, so both inserts and the result line up with the
-  // requests by their ordinal n. The foreign key from the type row to job is
-  // checked at the end of the statement, when both inserts are done.
-  insert_many_sql_ =
-      "WITH input AS MATERIALIZED ("
-      " SELECT nextval(pg_get_serial_sequence('job', 'id')) AS id, r.*"
-      " FROM unnest($2::bigint[], $3::jsonb[], $4::text[], $5::integer[], $6::smallint[],"
-      "             $7::text[], $8::text[])"
-      " WITH ORDINALITY AS r(target, metadata, scheduled_start, max_retries, priority,"
-      "                      requester, reason, n)),"
-      " jobs AS (INSERT INTO job (id, job_type, requester, reason, priority, scheduled_start,"
-      "                           max_retries)"
-      "  SELECT id, $1, requester, reason, priority, scheduled_start::timestamptz, max_retries"
-      "  FROM input ORDER BY n),"
-      " typed AS (INSERT INTO " + table + " (job, " + target + ", job_type, json_data)"
-      "  SELECT id, target, $9, metadata FROM input ORDER BY n)"
-      " SELECT id FROM input ORDER BY n";
-  pending_for_targets_sql_ = "SELECT t." + target + " AS target, t.job FROM " + table +
-                             " AS t JOIN job AS j ON j.id = t.job WHERE t." + target +
-                             " = ANY($1::bigint[]) AND t.job_type = $2 AND j.status IN (0, 1, 4)"
-                             " LIMIT 1";
-  missing_targets_sql_ = "SELECT wanted.id FROM unnest($1::bigint[]) AS wanted(id)"
-                         " WHERE NOT EXISTS (SELECT 1 FROM " + identifier(spec_.target_table) +
-                         " AS target WHERE target.id = wanted.id) LIMIT 1";
-}
+JobStore::JobStore(JobTypeSpec spec)
+    : spec_(std::move(spec)),
+      type_row_insert_sql_(type_query("type_row_insert", spec_)),
+      type_row_pending_sql_(type_query("type_row_pending", spec_)),
+      type_row_pending_many_sql_(type_query("type_row_pending_many", spec_)),
+      target_missing_sql_(type_query("target_missing", spec_)),
+      job_insert_many_sql_(type_query("job_insert_many", spec_)),
+      type_row_load_sql_(type_query("type_row_load", spec_)),
+      job_claim_with_type_row_sql_(type_query("job_claim_with_type_row", spec_)) {}
 
 void JobStore::check(const EnqueueRequest& request) const {
   if (!request.metadata.is_object()) {
@@ -162,9 +118,8 @@ std::int64_t JobStore::enqueue(Transaction& tx, const EnqueueRequest& request) c
   check(request);
   if (spec_.one_pending_per_target) {
     // Serialises enqueues for one target so the check below cannot race.
-    tx.exec("SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))", spec_.name,
-            std::to_string(request.target_id));
-    auto pending = tx.exec(pending_for_target_sql_, request.target_id, spec_.type_code);
+    tx.exec(query("enqueue_lock"), spec_.name, std::to_string(request.target_id));
+    auto pending = tx.exec(type_row_pending_sql_, request.target_id, spec_.type_code);
     if (!pending.empty()) {
       throw DuplicateJob("a " + spec_.display_name + " for " + spec_.target_table + " " +
                          std::to_string(request.target_id) + " is already pending (job " +
@@ -176,7 +131,7 @@ std::int64_t JobStore::enqueue(Transaction& tx, const EnqueueRequest& request) c
                         request.priority, request.scheduled_start,
                         request.max_retries.value_or(spec_.default_max_retries), std::nullopt);
     const auto id = rows.front().integer("id");
-    tx.exec(insert_type_row_sql_, id, request.target_id, spec_.type_code, request.metadata);
+    tx.exec(type_row_insert_sql_, id, request.target_id, spec_.type_code, request.metadata);
     return id;
   } catch (const SqlError& e) {
     if (e.sqlstate() == sqlstate::foreign_key_violation) {
@@ -227,17 +182,15 @@ std::vector<std::int64_t> JobStore::enqueue_many(
   std::vector<std::int64_t> distinct;
   for (const auto& [target, index] : first_for_target) distinct.push_back(target);
   const auto distinct_param = to_array_param(distinct);
-  if (auto missing = tx.exec(missing_targets_sql_, distinct_param); !missing.empty()) {
+  if (auto missing = tx.exec(target_missing_sql_, distinct_param); !missing.empty()) {
     const auto target = missing.front().integer("id");
     throw BadInput(name(first_for_target.at(target)) + ": " + no_target_message(target));
   }
   if (spec_.one_pending_per_target) {
     // The same locks as enqueue(), taken in target order so that two batches
     // cannot deadlock.
-    tx.exec("SELECT count(pg_advisory_xact_lock(hashtext($1), hashtext(t::text)))"
-            " FROM unnest($2::bigint[]) AS t",
-            spec_.name, distinct_param);
-    auto pending = tx.exec(pending_for_targets_sql_, distinct_param, spec_.type_code);
+    tx.exec(query("enqueue_lock_many"), spec_.name, distinct_param);
+    auto pending = tx.exec(type_row_pending_many_sql_, distinct_param, spec_.type_code);
     if (!pending.empty()) {
       const auto target = pending.front().integer("target");
       throw DuplicateJob(name(first_for_target.at(target)) + ": a " + spec_.display_name +
@@ -246,7 +199,7 @@ std::vector<std::int64_t> JobStore::enqueue_many(
     }
   }
   try {
-    return ids_in(tx.exec(insert_many_sql_, spec_.name, to_array_param(targets),
+    return ids_in(tx.exec(job_insert_many_sql_, spec_.name, to_array_param(targets),
                           to_array_param(metadata), to_array_param(starts),
                           to_array_param(max_retries), to_array_param(priorities),
                           to_array_param(requesters), to_array_param(reasons), spec_.type_code),
@@ -271,7 +224,7 @@ std::vector<Job> JobStore::load(Transaction& tx, Rows rows) const {
   for (const auto& row : rows) jobs.push_back(job_from_row(row));
   if (jobs.empty()) return jobs;
   std::map<std::int64_t, const Row*> by_job;
-  auto type_rows = tx.exec(load_type_rows_sql_, ids_of(jobs));
+  auto type_rows = tx.exec(type_row_load_sql_, ids_of(jobs));
   for (const auto& row : type_rows) by_job[row.integer("job")] = &row;
   for (auto& job : jobs) {
     auto it = by_job.find(job.id);
@@ -296,7 +249,8 @@ std::vector<Job> JobStore::ready(Transaction& tx, int limit) const {
 std::vector<Job> JobStore::claim(Transaction& tx, int limit, Duration lease,
                                  const std::string& owner) const {
   std::vector<Job> jobs;
-  for (const auto& row : tx.exec(claim_sql_, spec_.name, limit, owner, lease.count())) {
+  for (const auto& row :
+       tx.exec(job_claim_with_type_row_sql_, spec_.name, limit, owner, lease.count())) {
     jobs.push_back(job_from_row(row));
     if (!row.is_null("target_id")) set_type_fields(jobs.back(), row, "type_json_data");
   }
@@ -394,37 +348,6 @@ std::optional<Job> find_job(Transaction& tx, std::int64_t id) {
   auto rows = tx.exec(query("job_get"), id);
   if (rows.empty()) return std::nullopt;
   return job_from_row(rows.front());
-}
-
-std::vector<Job> list_jobs(Transaction& tx, const JobFilter& filter) {
-  std::optional<int> status;
-  if (filter.status) status = static_cast<int>(*filter.status);
-  auto rows = tx.exec(query("job_list"), filter.job_type, status, filter.limit);
-  std::vector<Job> jobs;
-  for (const auto& row : rows) jobs.push_back(job_from_row(row));
-  return jobs;
-}
-
-Job set_job_status(Transaction& tx, std::int64_t id, JobStatus to,
-                   const std::optional<std::string>& reason) {
-  auto rows = tx.exec(query("job_lock_by_id"), id);
-  if (rows.empty()) throw NotFound("no job with id " + std::to_string(id));
-  const auto job = job_from_row(rows.front());
-  check_transition(job.status, to);
-  std::string line = "moved from " + std::string(to_string(job.status)) + " to " +
-                     std::string(to_string(to)) + " by an operator";
-  if (reason) line += ": " + *reason;
-  tx.exec(query("job_set_status"), id, static_cast<int>(to), reason, line, kJobLogLimit);
-  return job_from_row(tx.exec(query("job_get"), id).front());
-}
-
-std::vector<ErrorReport> list_error_reports(Transaction& tx, std::optional<std::int64_t> job,
-                                            int limit) {
-  std::vector<ErrorReport> reports;
-  for (const auto& row : tx.exec(query("error_report_list"), job, limit)) {
-    reports.push_back(error_report_from_row(row));
-  }
-  return reports;
 }
 
 std::int64_t record_notification(Statements& db, const Job& job, const std::string& subject,
