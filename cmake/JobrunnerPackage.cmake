@@ -25,8 +25,8 @@
 #    so install the package into the prefix jobrunner was installed into, or
 #    point jobctl at another with $JOBRUNNER_DATA_DIR.
 #
-# Stops the configuration with an error for a malformed name (lower case
-# letters, digits, _ and -, starting with a letter; not "jobrunner"), a file
+# Stops the configuration with an error for a malformed name (1 to 63 lower
+# case letters, digits, _ and -, starting with a letter; not "jobrunner"), a file
 # that does not exist, a patch not named NNNN-name.sql, or patches that are
 # not numbered 0001, 0002, ... without a gap or duplicate (jobctl would
 # refuse them too, later).
@@ -46,8 +46,9 @@ function(jobrunner_install_job_package)
   if(name STREQUAL "jobrunner")
     message(FATAL_ERROR "${where}: the package name 'jobrunner' is reserved for jobrunner's own patches")
   endif()
-  if(NOT name MATCHES "^[a-z][a-z0-9_-]*$")
-    message(FATAL_ERROR "${where}: '${name}' is not a valid package name (lower case letters, digits, _ and -, starting with a letter)")
+  string(LENGTH "${name}" length)
+  if(NOT name MATCHES "^[a-z][a-z0-9_-]*$" OR length GREATER 63)
+    message(FATAL_ERROR "${where}: '${name}' is not a valid package name (1 to 63 lower case letters, digits, _ and -, starting with a letter)")
   endif()
   if(NOT arg_MIGRATIONS AND NOT arg_SECURITY)
     message(FATAL_ERROR "${where}(NAME ${name}): give MIGRATIONS, SECURITY or both")
