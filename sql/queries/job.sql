@@ -14,10 +14,18 @@ coalesce(j.log, '') AS log,
 (extract(epoch FROM j.date_finished) * 1000000)::bigint AS date_finished_us,
 j.json_data
 
--- name: job_insert
-INSERT INTO job (job_type, requester, reason, priority, scheduled_start, max_retries, json_data)
-VALUES ($1, $2, $3, $4, $5::timestamptz, $6, coalesce($7::jsonb, '{}'::jsonb))
-RETURNING id
+-- name: job_enqueue
+-- One job of type $1 (sql/migrations/0012: every rule of an enqueue): target
+-- $2 (NULL for a type without a table), metadata $3, start $4, priority $5,
+-- max_retries $6 (NULL: the type's), requester $7, reason $8.
+SELECT jobrunner_enqueue($1, $2::bigint, $3::jsonb, $4::timestamptz, $5::integer, $6::integer,
+                         $7::text, $8::text) AS id
+
+-- name: job_enqueue_many
+-- The jobs of type $1 described by the JSON array $2, all or none; their ids
+-- in the order of $2.
+SELECT u.id FROM unnest(jobrunner_enqueue_many($1, $2::jsonb)) WITH ORDINALITY AS u(id, n)
+ORDER BY u.n
 
 -- name: job_claim
 -- Claims up to $2 ready jobs of type $1 in one statement: each becomes

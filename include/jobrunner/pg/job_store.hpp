@@ -40,19 +40,21 @@ class JobStore {
   explicit JobStore(JobTypeSpec spec);
   const JobTypeSpec& spec() const noexcept { return spec_; }
 
-  // Inserts the job and its type row; returns the job id. Throws BadInput
+  // Inserts the job and its type row with jobrunner_enqueue() (SQL, which
+  // applies every rule: docs/enqueue-from-sql.md); returns the job id. The
+  // type's registry row gives the default max_retries. Throws BadInput
   // (metadata not an object, unknown target, bad scheduled_start,
-  // negative max_retries) or DuplicateJob (a pending job of this type already
-  // exists for the target) and writes nothing then.
+  // negative max_retries, priority out of range), DuplicateJob (a pending
+  // job of this type already exists for the target) or ConfigError (the
+  // type is not registered), and writes nothing then.
   std::int64_t enqueue(Transaction& tx, const EnqueueRequest& request) const;
 
-  // Bulk enqueue: inserts all the jobs and their type rows in one statement
-  // (plus a check that the targets exist and, for types with one pending
-  // job per target, a pending check) and returns their ids in the order of
-  // `requests`. All or nothing: the same errors as enqueue(), prefixed with
-  // the name of the first offending request (`name_of(index)`, by default
-  // "job <index + 1> of <n>"), and nothing written then. Daemons get one
-  // notification for the whole batch.
+  // Bulk enqueue with jobrunner_enqueue_many(): one statement, no lock per
+  // target; returns the ids in the order of `requests`. All or nothing: the
+  // same errors as enqueue(), prefixed with the name of the first offending
+  // request (`name_of(index)`, by default "job <index + 1> of <n>"; a
+  // duplicate within the batch names the earlier request too), and nothing
+  // written then. Daemons get one notification for the whole batch.
   std::vector<std::int64_t> enqueue_many(
       Transaction& tx, const std::vector<EnqueueRequest>& requests,
       const std::function<std::string(std::size_t)>& name_of = {}) const;
@@ -127,16 +129,8 @@ class JobStore {
 
  private:
   std::vector<Job> load(Transaction& tx, Rows rows) const;
-  void check(const EnqueueRequest& request) const;
-  std::string no_target_message(std::int64_t target_id) const;
-
-  std::string insert_many_sql_;
-  std::string pending_for_targets_sql_;
-  std::string missing_targets_sql_;
 
   JobTypeSpec spec_;
-  std::string insert_type_row_sql_;
-  std::string pending_for_target_sql_;
   std::string load_type_rows_sql_;
   std::string claim_sql_;  // job_claim joined to the type rows: one round trip
 };
