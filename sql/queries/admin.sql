@@ -56,7 +56,8 @@ RETURNING j.id
 -- not pending now, whose type and pending key already have a pending job,
 -- or an earlier job of $1 that the move makes pending too. NULL pending
 -- keys (types without the rule) never conflict.
-SELECT m.id, m.status, p.id AS pending, t.display_name, t.target_table, m.pending_key
+SELECT m.id, m.status, p.id AS pending, p.status IN (0, 1, 4) AS pending_now, t.display_name,
+       t.target_table, m.pending_key
 FROM job AS m
 JOIN job_type AS t ON t.name = m.job_type
 JOIN job AS p ON p.job_type = m.job_type AND p.pending_key = m.pending_key AND p.id <> m.id

@@ -162,8 +162,10 @@ void refuse_second_pending(Transaction& tx, const std::vector<JobMove>& moves,
     what += " for " + row.text("target_table") + " " + row.text("pending_key");
   }
   auto message = "job " + row.text("id") + " is " + std::string(to_string(*from)) + ": " +
-                 request.verb + " refused, " + what + " is already pending (job " +
-                 row.text("pending") + ")";
+                 request.verb + " refused, " + what +
+                 (row.boolean("pending_now") ? " is already pending (job " + row.text("pending") + ")"
+                                             : " would be pending twice (job " + row.text("pending") +
+                                                   " is moved too)");
   if (moves.size() > 1) message += "; no job was changed";
   throw JobMoveRefused(row.integer("id"), *from, request.to, message);
 }

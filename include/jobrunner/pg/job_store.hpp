@@ -23,7 +23,7 @@ namespace jobrunner::pg {
 
 struct EnqueueRequest {
   std::int64_t target_id = 0;  // e.g. the foo's id
-  nlohmann::json metadata = nlohmann::json::object();
+  nlohmann::json metadata = nlohmann::json::object();  // an object; null means {}
   // Parsed by PostgreSQL as timestamptz (ISO 8601, or 'now', ...).
   std::optional<std::string> scheduled_start;
   std::optional<int> max_retries;  // default: the type's
