@@ -180,59 +180,74 @@ BEGIN
         RETURN ARRAY[]::bigint[];
     END IF;
 
-    -- The first malformed element, if any; and how many give a start time.
-    SELECT p.n, p.problem, count(*) FILTER (WHERE p.has_start) OVER () AS starts
-    INTO bad
-    FROM (
-        SELECT e.n, jsonb_typeof(e.v->'scheduled_start') = 'string' AS has_start,
-            CASE
-            WHEN jsonb_typeof(e.v) <> 'object' THEN
+    -- The first element that is not an object or has a key we do not know.
+    SELECT e.n,
+           CASE WHEN jsonb_typeof(e.v) <> 'object' THEN
                 '22023 expected a JSON object with the keys ' || array_to_string(c_keys, ', ')
                 || ', not ' || jsonb_typeof(e.v)
-            WHEN e.v - c_keys <> '{}'::jsonb THEN
-                '22023 unknown key ' || (SELECT string_agg(format('"%s"', k), ', ')
+           ELSE '22023 unknown key ' || (SELECT string_agg(format('"%s"', k), ', ')
                                          FROM jsonb_object_keys(e.v - c_keys) AS k)
                 || ' (use ' || array_to_string(c_keys, ', ') || ')'
-            WHEN coalesce(jsonb_typeof(e.v->'target'), 'null') NOT IN ('null', 'number')
-                 OR (jsonb_typeof(e.v->'target') = 'number'
-                     AND NOT (e.v->>'target' ~ '^-?[0-9]{1,19}$'
-                              AND (e.v->>'target')::numeric
-                                  BETWEEN -9223372036854775808 AND 9223372036854775807)) THEN
-                '22023 "target" must be an integer, not ' || (e.v->'target')::text
-            WHEN t.type_table IS NOT NULL AND coalesce(jsonb_typeof(e.v->'target'), 'null') = 'null' THEN
-                format('23502 no target: which %s is the %s about?', t.target_table, t.display_name)
-            WHEN t.type_table IS NULL AND coalesce(jsonb_typeof(e.v->'target'), 'null') <> 'null' THEN
-                format('22023 job type %s has no target (no table of its own); leave "target" out',
-                       t.name)
-            WHEN coalesce(jsonb_typeof(e.v->'metadata'), 'null') NOT IN ('null', 'object') THEN
-                format('22023 the metadata of a %s must be a JSON object, not %s', t.display_name,
-                       jsonb_typeof(e.v->'metadata'))
-            WHEN coalesce(jsonb_typeof(e.v->'scheduled_start'), 'null') NOT IN ('null', 'string') THEN
-                '22023 "scheduled_start" must be a time as a string, not '
-                || jsonb_typeof(e.v->'scheduled_start')
-            WHEN coalesce(jsonb_typeof(e.v->'priority'), 'null') NOT IN ('null', 'number')
-                 OR (jsonb_typeof(e.v->'priority') = 'number'
-                     AND NOT (e.v->>'priority' ~ '^-?[0-9]{1,5}$'
-                              AND (e.v->>'priority')::integer BETWEEN -32768 AND 32767)) THEN
-                '22023 "priority" must be an integer between -32768 and 32767, not '
-                || (e.v->'priority')::text
-            WHEN coalesce(jsonb_typeof(e.v->'max_retries'), 'null') NOT IN ('null', 'number')
-                 OR (jsonb_typeof(e.v->'max_retries') = 'number'
-                     AND NOT (e.v->>'max_retries' ~ '^-?[0-9]{1,10}$'
-                              AND (e.v->>'max_retries')::bigint <= 2147483647)) THEN
-                '22023 "max_retries" must be an integer, not ' || (e.v->'max_retries')::text
-            WHEN (e.v->>'max_retries')::bigint < 0 THEN
-                '22023 max_retries must be 0 or more, not ' || (e.v->>'max_retries')
-            WHEN coalesce(jsonb_typeof(e.v->'requester'), 'null') NOT IN ('null', 'string') THEN
-                '22023 "requester" must be a string, not ' || jsonb_typeof(e.v->'requester')
-            WHEN coalesce(jsonb_typeof(e.v->'reason'), 'null') NOT IN ('null', 'string') THEN
-                '22023 "reason" must be a string, not ' || jsonb_typeof(e.v->'reason')
-            END AS problem
-        FROM jsonb_array_elements(p_jobs) WITH ORDINALITY AS e(v, n)
-    ) AS p
-    ORDER BY p.problem IS NULL, p.n
-    LIMIT 1;
-    starts := bad.starts;
+           END AS problem
+    INTO bad
+    FROM jsonb_array_elements(p_jobs) WITH ORDINALITY AS e(v, n)
+    WHERE jsonb_typeof(e.v) <> 'object' OR e.v - c_keys <> '{}'::jsonb
+    ORDER BY e.n LIMIT 1;
+    IF bad.problem IS NULL THEN
+        -- The first element with a value of the wrong type or out of range,
+        -- each key read once (jsonb_to_recordset: JSON null and a missing key
+        -- are both NULL); and how many give a start time.
+        SELECT min(p.n) FILTER (WHERE p.problem IS NOT NULL) AS n,
+               (array_agg(p.problem ORDER BY p.n) FILTER (WHERE p.problem IS NOT NULL))[1] AS problem,
+               count(*) FILTER (WHERE p.has_start) AS starts
+        INTO bad
+        FROM (
+            SELECT r.n, jsonb_typeof(r.scheduled_start) = 'string' AS has_start,
+                CASE
+                WHEN coalesce(jsonb_typeof(r.target), 'null') NOT IN ('null', 'number')
+                     OR (jsonb_typeof(r.target) = 'number'
+                         AND (strpos((r.target #>> '{}'), '.') > 0
+                              OR (length((r.target #>> '{}')) >= 19
+                                  AND (r.target)::numeric
+                                      NOT BETWEEN -9223372036854775808 AND 9223372036854775807))) THEN
+                    '22023 "target" must be an integer, not ' || (r.target)::text
+                WHEN t.type_table IS NOT NULL AND coalesce(jsonb_typeof(r.target), 'null') = 'null' THEN
+                    format('23502 no target: which %s is the %s about?', t.target_table, t.display_name)
+                WHEN t.type_table IS NULL AND coalesce(jsonb_typeof(r.target), 'null') <> 'null' THEN
+                    format('22023 job type %s has no target (no table of its own); leave "target" out',
+                           t.name)
+                WHEN coalesce(jsonb_typeof(r.metadata), 'null') NOT IN ('null', 'object') THEN
+                    format('22023 the metadata of a %s must be a JSON object, not %s', t.display_name,
+                           jsonb_typeof(r.metadata))
+                WHEN coalesce(jsonb_typeof(r.scheduled_start), 'null') NOT IN ('null', 'string') THEN
+                    '22023 "scheduled_start" must be a time as a string, not '
+                    || jsonb_typeof(r.scheduled_start)
+                WHEN coalesce(jsonb_typeof(r.priority), 'null') NOT IN ('null', 'number')
+                     OR (jsonb_typeof(r.priority) = 'number'
+                         AND (strpos((r.priority #>> '{}'), '.') > 0
+                              OR (r.priority)::numeric NOT BETWEEN -32768 AND 32767)) THEN
+                    '22023 "priority" must be an integer between -32768 and 32767, not '
+                    || (r.priority)::text
+                WHEN coalesce(jsonb_typeof(r.max_retries), 'null') NOT IN ('null', 'number')
+                     OR (jsonb_typeof(r.max_retries) = 'number'
+                         AND (strpos((r.max_retries #>> '{}'), '.') > 0
+                              OR (r.max_retries)::numeric > 2147483647)) THEN
+                    '22023 "max_retries" must be an integer, not ' || (r.max_retries)::text
+                WHEN (r.max_retries)::numeric < 0 THEN
+                    '22023 max_retries must be 0 or more, not ' || ((r.max_retries #>> '{}'))
+                WHEN coalesce(jsonb_typeof(r.requester), 'null') NOT IN ('null', 'string') THEN
+                    '22023 "requester" must be a string, not ' || jsonb_typeof(r.requester)
+                WHEN coalesce(jsonb_typeof(r.reason), 'null') NOT IN ('null', 'string') THEN
+                    '22023 "reason" must be a string, not ' || jsonb_typeof(r.reason)
+                END AS problem
+            FROM ROWS FROM (jsonb_to_recordset(p_jobs)
+                            AS (target jsonb, metadata jsonb, scheduled_start jsonb,
+                                priority jsonb, max_retries jsonb, requester jsonb, reason jsonb))
+                 WITH ORDINALITY AS r(target, metadata, scheduled_start, priority, max_retries,
+                                      requester, reason, n)
+        ) AS p;
+        starts := bad.starts;
+    END IF;
     IF bad.problem IS NULL THEN
         bad.n := total + 1;  -- no malformed element: look for bad times in all
     END IF;
