@@ -7,8 +7,8 @@
 
 #include "failure.hpp"
 #include "jobrunner/pg/job_store.hpp"
-#include "jobrunner/pg/queries.hpp"
 #include "noop/noop_job.hpp"
+#include "pg/queries.hpp"
 #include "stats.hpp"
 
 namespace jobrunner::bench {

@@ -24,9 +24,9 @@
 
 #include "failure.hpp"
 #include "jobrunner/pg/job_store.hpp"
-#include "jobrunner/pg/queries.hpp"
 #include "measures.hpp"
 #include "noop/noop_job.hpp"
+#include "pg/queries.hpp"
 #include "row_costs.hpp"
 #include "stats.hpp"
 #include "text_table.hpp"

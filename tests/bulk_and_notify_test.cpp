@@ -134,7 +134,7 @@ class BulkAndNotifyTest : public testing::DatabaseTest {
 
   // An operator's move of one job (jobctl suspend/resume), committed.
   void move(std::int64_t id, JobStatus to) {
-    committed([&](pg::Transaction& tx) { pg::set_job_status(tx, id, to, std::string("test")); });
+    committed([&](pg::Transaction& tx) { testing::move_job(tx, id, to, "test"); });
   }
 
   // Expires the lease of a RUNNING job and rescues it as a runner does at
@@ -335,7 +335,7 @@ TEST_F(BulkAndNotifyTest, a_caller_may_name_the_requests_in_errors) {
   auto conn = db.connect();
   auto tx = conn.begin();
   try {
-    noop_store.enqueue_many(tx, requests, [](std::size_t i) {
+    (void)noop_store.enqueue_many(tx, requests, [](std::size_t i) {
       return "line " + std::to_string(i + 10);
     });
     FAIL() << "a batch with string metadata was accepted";
@@ -566,7 +566,7 @@ TEST_F(BulkAndNotifyTest, a_rolled_back_enqueue_does_not_notify) {
   {
     auto conn = db.connect();
     auto tx = conn.begin();
-    foo_store.enqueue(tx, {.target_id = foo});
+    (void)foo_store.enqueue(tx, {.target_id = foo});
   }  // rolled back
   EXPECT_EQ(count_jobs(), 0);
   EXPECT_EQ(collect_with_marker(foo_listener), 0);
@@ -582,7 +582,7 @@ TEST_F(BulkAndNotifyTest, ten_enqueues_in_one_transaction_notify_once) {
   auto foo_listener = listener();
   const auto foos = make_foos(10);
   committed([&](pg::Transaction& tx) {
-    for (const auto foo : foos) foo_store.enqueue(tx, {.target_id = foo});
+    for (const auto foo : foos) (void)foo_store.enqueue(tx, {.target_id = foo});
   });
   EXPECT_EQ(count_jobs(), 10);
   EXPECT_EQ(collect(foo_listener), 1);

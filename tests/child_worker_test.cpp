@@ -26,8 +26,8 @@
 #include <string_view>
 #include <vector>
 
+#include "child_signals.hpp"
 #include "child_worker.hpp"
-#include "jobrunner/runtime/stop_signal.hpp"
 
 namespace jobrunner {
 namespace {

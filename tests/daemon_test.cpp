@@ -329,6 +329,29 @@ TEST_F(DaemonTest, a_daemon_reconnects_after_its_connections_are_terminated) {
   EXPECT_NE(result.err.find("closed its idle connection"), std::string::npos) << result.err;
 }
 
+// Batched completions are written by the completion flusher on its own
+// connection: cut off with the others, it must connect again and write the
+// ends of the jobs that run afterwards (none is left RUNNING).
+TEST_F(DaemonTest, batched_completions_are_written_after_the_connections_are_terminated) {
+  Program daemon(runner_argv({"--daemon", "--concurrency", "2", "--poll-interval", "200ms"},
+                             "noop"));
+  wait_until_started();
+  enqueue_noop_jobs(20);
+  ASSERT_TRUE(eventually([&] { return count("status = 2") == 20; }));
+
+  // The dispatcher's and the flusher's at least (the keeper connects at its
+  // first heartbeat; a NoopJob's worker needs none).
+  ASSERT_GE(terminate("datname = current_database() AND pid <> pg_backend_pid()"), 2);
+  enqueue_noop_jobs(50);
+
+  const bool all_written = eventually([&] { return count("status = 2") == 70; }, 60s);
+  EXPECT_FALSE(daemon.exited_within(0s)) << "the daemon exited instead of reconnecting";
+  const auto result = stop(daemon);
+  EXPECT_TRUE(all_written) << count("status = 2") << " of 70 completed; daemon stderr:\n"
+                           << result.err;
+  EXPECT_EQ(count("status = 2 AND lease_token IS NULL"), 70) << result.err;
+}
+
 TEST_F(DaemonTest, a_job_whose_connection_fails_mid_job_is_recorded_at_once_and_runs_again) {
   // A lease of an hour: only the runner's own record of the lost attempt,
   // not a rescue, can bring the job back within the test.

@@ -22,7 +22,7 @@ std::int64_t make_abandoned_job(const testing::TestDatabase& db, int max_retries
   tx.commit();
   db.sql("UPDATE job SET attempt_count = $2 WHERE id = $1", id, attempts_before);
   auto claim = conn.begin();
-  store.claim(claim, 1, std::chrono::minutes(5), "dead-host:1");
+  EXPECT_EQ(store.claim(claim, 1, std::chrono::minutes(5), "dead-host:1").size(), 1u);
   claim.commit();
   db.sql("UPDATE job SET lease_expires = now() - interval '1 minute' WHERE id = $1", id);
   return id;
@@ -55,8 +55,8 @@ TEST_F(DatabaseTest, jobctl_rescue_leaves_a_live_lease_alone_and_refuses_an_unkn
   auto conn = db.connect();
   const pg::JobStore store(foo::foo_job_type().spec);
   auto tx = conn.begin();
-  store.enqueue(tx, {.target_id = foo});
-  store.claim(tx, 1, std::chrono::minutes(5), "live-host:1");
+  (void)store.enqueue(tx, {.target_id = foo});
+  EXPECT_EQ(store.claim(tx, 1, std::chrono::minutes(5), "live-host:1").size(), 1u);
   tx.commit();
   auto result = run_program({bin("jobctl"), "--db", db.conninfo(), "rescue"});
   ASSERT_EQ(result.exit_code, 0) << result.err;

@@ -402,8 +402,7 @@ TEST_F(MigrationsTest, a_package_patch_is_refused_without_the_core_revision_it_r
               std::string::npos)
         << e.what();
   }
-  EXPECT_EQ(recorded_count(), 0);  // not even the core patches
-  EXPECT_FALSE(table_exists("job"));
+  EXPECT_FALSE(table_exists("job"));  // not even the core patches
 
   // A core revision pending in the same upgrade satisfies it.
   const pg::Patch fine = package_patch("bar", 1, "-- requires: jobrunner 0010\nCREATE TABLE bar_one (x int);");

@@ -237,8 +237,10 @@ TEST_F(PermissionsTest, the_runner_role_can_claim_finish_and_report_through_the_
   ASSERT_EQ(jobs.size(), 1U);
   EXPECT_TRUE(store.heartbeat(tx, jobs[0], 5min));
   tx.exec("INSERT INTO foo_frozzle (foo, job) VALUES ($1, $2)", jobs[0].target_id, id);
-  store.file_error_report(tx, jobs[0], Outcome{.kind = Outcome::Kind::unexpected, .message = "x"},
-                          {{"job_id", id}});
+  EXPECT_GT(store.file_error_report(
+                tx, jobs[0], Outcome{.kind = Outcome::Kind::unexpected, .message = "x"},
+                {{"job_id", id}}),
+            0);
   pg::Statements statements(tx);
   pg::record_notification(statements, jobs[0], "subject", "body");
   EXPECT_TRUE(store.finish(tx, jobs[0], Decision{.next = JobStatus::failed, .log_line = "x"}));
@@ -253,7 +255,7 @@ TEST_F(PermissionsTest, the_enqueuer_role_can_enqueue_but_not_run_jobs) {
   {
     auto conn = db.connect(std::string(kEnqueuer));
     auto tx = conn.begin();
-    store.enqueue(tx, {.target_id = foo});
+    (void)store.enqueue(tx, {.target_id = foo});
     tx.commit();
   }
   EXPECT_EQ(db.scalar("SELECT count(*) FROM foojob WHERE foo = $1", foo), 1);

@@ -23,23 +23,24 @@ using testing::run_program;
 
 constexpr int kConfig = 78;
 
-// The SQLSTATE of a statement, or "" when it succeeds.
-std::string sqlstate_of(const testing::TestDatabase& db, const std::string& statement) {
+// How a statement failed: its SQLSTATE and message, both "" when it succeeds.
+struct Failure {
+  std::string sqlstate;
+  std::string message;
+};
+Failure failure_of(const testing::TestDatabase& db, const std::string& statement) {
   try {
     db.sql(statement);
   } catch (const pg::SqlError& e) {
-    return e.sqlstate();
+    return {e.sqlstate(), e.what()};
   }
-  return "";
+  return {};
 }
-
+std::string sqlstate_of(const testing::TestDatabase& db, const std::string& statement) {
+  return failure_of(db, statement).sqlstate;
+}
 std::string error_of(const testing::TestDatabase& db, const std::string& statement) {
-  try {
-    db.sql(statement);
-  } catch (const pg::SqlError& e) {
-    return e.what();
-  }
-  return "";
+  return failure_of(db, statement).message;
 }
 
 class RegistryTest : public testing::DatabaseTest {
@@ -106,8 +107,7 @@ TEST_F(RegistryTest, a_type_without_a_table_is_registered_with_all_four_null) {
 TEST_F(RegistryTest, registering_again_updates_the_defaults) {
   ASSERT_EQ(sqlstate_of(db, register_bar()), "");
   db.sql("INSERT INTO job (job_type) VALUES ('bar')");  // jobs exist: defaults may still change
-  ASSERT_EQ(sqlstate_of(db, register_bar(", max_retries => 7, lease => '10 minutes', "
-                                         "display_name => 'BarJob'")),
+  ASSERT_EQ(sqlstate_of(db, register_bar(", max_retries => 7, lease => '10 minutes'")),
             "");
   const auto row = registered("bar");
   EXPECT_EQ(row.spec.default_max_retries, 7);
@@ -233,7 +233,7 @@ TEST_F(RunnerRegistryTest, the_registry_row_sets_the_runners_defaults_unless_the
       << "the registry's retry delay of 2 hours applies";
 
   db.sql("UPDATE job SET scheduled_start = NULL WHERE id = $1", id);
-  const auto second = run_foo_jobs({"--retry-delay", "0s"});
+  const auto second = run_foo_jobs({"--retry-delay", "1m"});
   ASSERT_EQ(second.exit_code, 0) << second.err;
   EXPECT_EQ(db.scalar("SELECT count(*) FROM job WHERE id = $1 AND status = 0 AND "
                       "scheduled_start < now() + interval '1 hour'",

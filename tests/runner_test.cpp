@@ -12,6 +12,7 @@
 
 #include "foo/foo_job.hpp"
 #include "jobrunner/core/outcome.hpp"
+#include "jobrunner/pg/admin.hpp"
 #include "jobrunner/pg/job_store.hpp"
 #include "jobrunner/runtime/notification_hook.hpp"
 #include "jobrunner/runtime/runner.hpp"
@@ -256,7 +257,7 @@ class FailingHookTest : public RunnerTest {
         << "the hook's own writes must be rolled back";
     const auto reports = [&] {
       auto tx = conn.begin();
-      return pg::list_error_reports(tx, id, 10);
+      return pg::find_error_reports(tx, {.job = id, .limit = 10});
     }();
     ASSERT_EQ(reports.size(), 1u);
     EXPECT_EQ(reports.front().error_type, "NotificationHookFailed");
@@ -304,7 +305,7 @@ TEST_F(RunnerTest, an_unexpected_exception_fails_the_job_with_an_error_report_of
   EXPECT_TRUE(lease_cleared(id));
   EXPECT_EQ(frozzles_of(id), 0);
   auto tx = conn.begin();
-  const auto reports = pg::list_error_reports(tx, id, 10);
+  const auto reports = pg::find_error_reports(tx, {.job = id, .limit = 10});
   ASSERT_EQ(reports.size(), 1u);
   const auto& report = reports.front();
   EXPECT_EQ(report.message, "kaboom");

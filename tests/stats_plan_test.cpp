@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "jobrunner/pg/admin.hpp"
-#include "jobrunner/pg/queries.hpp"
+#include "pg/queries.hpp"
 #include "test_database.hpp"
 
 namespace jobrunner {

@@ -1,6 +1,7 @@
 -- Named statements of the operator's tool (jobctl) and of a runner's pause
--- check and retention: src/pg/admin.cpp runs each by its name. Same format as
--- job.sql; {{job_columns}} expands to its job_columns block.
+-- check and retention: src/pg/admin.cpp runs each by its name. Same format
+-- and placeholders as job.sql: {{job_columns}} expands to its job_columns
+-- block, {{WAITING}} and the other status names to their codes.
 
 -- name: time_resolve
 -- An operator's time ($1, anything timestamptz accepts: ISO 8601, 'today',
@@ -41,9 +42,9 @@ UPDATE job AS j
 SET status = $2::smallint,
     reason = coalesce($3::text, j.reason),
     lease_expires = NULL, lease_owner = NULL, lease_token = NULL,
-    scheduled_start = CASE WHEN $2::smallint = 0 THEN NULL ELSE j.scheduled_start END,
-    date_finished = CASE WHEN $2::smallint IN (2, 3, 5) THEN now()
-                         WHEN $2::smallint = 0 THEN NULL
+    scheduled_start = CASE WHEN $2::smallint = {{WAITING}} THEN NULL ELSE j.scheduled_start END,
+    date_finished = CASE WHEN $2::smallint IN ({{COMPLETED}}, {{FAILED}}, {{CANCELLED}}) THEN now()
+                         WHEN $2::smallint = {{WAITING}} THEN NULL
                          ELSE j.date_finished END,
     log = job_log_append(j.log, m.line, $4::integer)
 FROM jsonb_to_recordset($1::jsonb) AS m(id bigint, line text)
@@ -99,19 +100,19 @@ WHERE e.id = $1
 -- job__running__idx, job__suspended__idx), however many
 -- finished jobs the table holds. Finished statuses are not counted here:
 -- see job_stats_finished_since.
-SELECT j.job_type, 0 AS status, count(*) AS n
+SELECT j.job_type, {{WAITING}} AS status, count(*) AS n
 FROM job AS j
-WHERE j.status = 0 AND ($1::text IS NULL OR j.job_type = $1::text)
+WHERE j.status = {{WAITING}} AND ($1::text IS NULL OR j.job_type = $1::text)
 GROUP BY j.job_type
 UNION ALL
-SELECT j.job_type, 1 AS status, count(*) AS n
+SELECT j.job_type, {{RUNNING}} AS status, count(*) AS n
 FROM job AS j
-WHERE j.status = 1 AND ($1::text IS NULL OR j.job_type = $1::text)
+WHERE j.status = {{RUNNING}} AND ($1::text IS NULL OR j.job_type = $1::text)
 GROUP BY j.job_type
 UNION ALL
-SELECT j.job_type, 4 AS status, count(*) AS n
+SELECT j.job_type, {{SUSPENDED}} AS status, count(*) AS n
 FROM job AS j
-WHERE j.status = 4 AND ($1::text IS NULL OR j.job_type = $1::text)
+WHERE j.status = {{SUSPENDED}} AND ($1::text IS NULL OR j.job_type = $1::text)
 GROUP BY j.job_type
 
 -- name: job_stats_finished_since
@@ -121,7 +122,8 @@ GROUP BY j.job_type
 -- in the window, not with the table.
 SELECT j.job_type, j.status, count(*) AS n
 FROM job AS j
-WHERE j.date_finished >= $2::timestamptz AND j.status IN (2, 3, 5)
+WHERE j.date_finished >= $2::timestamptz
+  AND j.status IN ({{COMPLETED}}, {{FAILED}}, {{CANCELLED}})
   AND ($1::text IS NULL OR j.job_type = $1::text)
 GROUP BY j.job_type, j.status
 
@@ -142,7 +144,7 @@ SELECT j.job_type, count(*) AS ready,
                                                 coalesce(j.scheduled_start, j.date_created))))
         * 1000)::bigint AS oldest_ready_ms
 FROM job AS j
-WHERE j.status = 0 AND ($1::text IS NULL OR j.job_type = $1::text)
+WHERE j.status = {{WAITING}} AND ($1::text IS NULL OR j.job_type = $1::text)
   AND (j.lease_expires IS NULL OR j.lease_expires <= now())
   AND (j.scheduled_start IS NULL OR j.scheduled_start <= now())
 GROUP BY j.job_type
@@ -151,7 +153,7 @@ GROUP BY j.job_type
 -- FAILED jobs per type that failed in the last $2 milliseconds.
 SELECT j.job_type, count(*) AS n
 FROM job AS j
-WHERE j.status = 3 AND j.date_finished >= now() - $2::bigint * interval '1 millisecond'
+WHERE j.status = {{FAILED}} AND j.date_finished >= now() - $2::bigint * interval '1 millisecond'
   AND ($1::text IS NULL OR j.job_type = $1::text)
 GROUP BY j.job_type
 
@@ -161,7 +163,7 @@ GROUP BY j.job_type
 SELECT {{job_columns}},
        (extract(epoch FROM j.lease_expires - now()) * 1000)::bigint AS lease_left_ms
 FROM job AS j
-WHERE j.status = 1 AND ($1::text IS NULL OR j.job_type = $1::text)
+WHERE j.status = {{RUNNING}} AND ($1::text IS NULL OR j.job_type = $1::text)
 ORDER BY j.lease_expires, j.id
 LIMIT $2
 
@@ -223,7 +225,8 @@ DELETE FROM job_type_pause WHERE job_type = $1 RETURNING job_type
 WITH batch AS MATERIALIZED (
     SELECT p.id FROM job AS p
     WHERE p.date_finished < $1::timestamptz
-      AND p.status = ANY($2::smallint[]) AND p.status IN (2, 3, 5)
+      AND p.status = ANY($2::smallint[])
+      AND p.status IN ({{COMPLETED}}, {{FAILED}}, {{CANCELLED}})
       AND ($3::text IS NULL OR p.job_type = $3::text)
     ORDER BY p.date_finished, p.id
     LIMIT $4
@@ -233,7 +236,8 @@ DELETE FROM job AS j
 USING batch
 WHERE j.id = batch.id
   AND j.date_finished < $1::timestamptz
-  AND j.status = ANY($2::smallint[]) AND j.status IN (2, 3, 5)
+  AND j.status = ANY($2::smallint[])
+  AND j.status IN ({{COMPLETED}}, {{FAILED}}, {{CANCELLED}})
 RETURNING j.status
 
 -- name: job_prune_count
@@ -241,7 +245,8 @@ RETURNING j.status
 SELECT j.status, count(*) AS n
 FROM job AS j
 WHERE j.date_finished < $1::timestamptz
-  AND j.status = ANY($2::smallint[]) AND j.status IN (2, 3, 5)
+  AND j.status = ANY($2::smallint[])
+  AND j.status IN ({{COMPLETED}}, {{FAILED}}, {{CANCELLED}})
   AND ($3::text IS NULL OR j.job_type = $3::text)
 GROUP BY j.status
 

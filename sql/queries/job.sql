@@ -1,6 +1,13 @@
 -- Named statements of the job store. Each block starts with "-- name: X" and
--- runs from src/pg/ by that name (queries.hpp). {{job_columns}} expands to the
--- job_columns block. $now is always the database's clock: now().
+-- runs from src/pg/ by that name (src/pg/queries.hpp). Placeholders: the
+-- name of another block ({{job_columns}}) expands to its text; a status
+-- name ({{WAITING}}, {{RUNNING}}, ...) to its code (core/status.hpp), so
+-- no status number is written here; {{type_table}}, {{target_column}} and
+-- {{target_table}} to the quoted identifiers of one job type's tables
+-- (JobTypeSpec), for the blocks run with type_query(). Any other
+-- placeholder fails the load of the blocks. The migrations still write the
+-- codes as numbers: an applied patch is never edited. $now is always the
+-- database's clock: now().
 
 -- name: job_columns
 -- The columns every statement returns about a job (table alias j).
@@ -27,6 +34,12 @@ SELECT jobrunner_enqueue($1, $2::bigint, $3::jsonb, $4::timestamptz, $5::integer
 SELECT u.id FROM unnest(jobrunner_enqueue_many($1, $2::jsonb)) WITH ORDINALITY AS u(id, n)
 ORDER BY u.n
 
+-- name: type_row_load
+-- The type rows of the jobs $1: target, type code and metadata.
+SELECT t.job, t.{{target_column}} AS target_id, t.job_type AS type_code, t.json_data
+FROM {{type_table}} AS t
+WHERE t.job = ANY($1::bigint[])
+
 -- name: job_claim
 -- Claims up to $2 ready jobs of type $1 in one statement: each becomes
 -- RUNNING with a fresh lease token (the next value of job_lease_token_seq),
@@ -38,7 +51,7 @@ ORDER BY u.n
 -- "Cheaper rows").
 WITH ready AS (
     SELECT id FROM job
-    WHERE job_type = $1 AND status = 0
+    WHERE job_type = $1 AND status = {{WAITING}}
       AND (lease_expires IS NULL OR lease_expires <= now())
       AND (scheduled_start IS NULL OR scheduled_start <= now())
     ORDER BY priority, id
@@ -46,17 +59,30 @@ WITH ready AS (
     FOR UPDATE SKIP LOCKED
 )
 UPDATE job AS j
-SET status = 1, date_started = now(), date_finished = NULL,
+SET status = {{RUNNING}}, date_started = now(), date_finished = NULL,
     attempt_count = j.attempt_count + 1,
     lease_owner = $3, lease_token = nextval('job_lease_token_seq'),
     lease_expires = now() + $4::bigint * interval '1 millisecond'
 WHERE j.id = ANY(ARRAY(SELECT id FROM ready))
 RETURNING {{job_columns}}
 
+-- name: job_claim_with_type_row
+-- job_claim, joined to the claimed jobs' type rows: one round trip. The
+-- join goes through the type table's index on job (t.job = ANY(ARRAY(...))),
+-- not a hash of the whole table (docs/performance.md, "Cheaper rows"). A job
+-- whose type row is missing comes back with a NULL target_id.
+WITH claimed AS (
+{{job_claim}}
+)
+SELECT claimed.*, t.{{target_column}} AS target_id, t.job_type AS type_code,
+       t.json_data AS type_json_data
+FROM claimed LEFT JOIN {{type_table}} AS t ON t.job = claimed.id
+  AND t.job = ANY(ARRAY(SELECT id FROM claimed))
+
 -- name: job_ready
 -- The ready jobs of type $1, in claim order, without locking them.
 SELECT {{job_columns}} FROM job AS j
-WHERE j.job_type = $1 AND j.status = 0
+WHERE j.job_type = $1 AND j.status = {{WAITING}}
   AND (j.lease_expires IS NULL OR j.lease_expires <= now())
   AND (j.scheduled_start IS NULL OR j.scheduled_start <= now())
 ORDER BY j.priority, j.id
@@ -70,12 +96,12 @@ LIMIT $2
 -- NULL for none (a success writes none).
 UPDATE job AS j
 SET status = $3::smallint,
-    date_finished = CASE WHEN $3::smallint IN (2, 3) THEN now() END,
+    date_finished = CASE WHEN $3::smallint IN ({{COMPLETED}}, {{FAILED}}) THEN now() END,
     scheduled_start = CASE WHEN $4::bigint IS NULL THEN j.scheduled_start
                            ELSE now() + $4::bigint * interval '1 millisecond' END,
     lease_expires = NULL, lease_owner = NULL, lease_token = NULL,
     log = CASE WHEN $5::text IS NULL THEN j.log ELSE job_log_append(j.log, $5::text, $6::integer) END
-WHERE j.id = $1 AND j.status = 1 AND j.lease_token = $2::bigint
+WHERE j.id = $1 AND j.status = {{RUNNING}} AND j.lease_token = $2::bigint
 RETURNING j.id
 
 -- name: job_heartbeat
@@ -89,7 +115,7 @@ WITH held AS (
     SELECT j.id FROM job AS j
     JOIN unnest($1::bigint[], $2::bigint[]) AS h(id, token)
       ON j.id = h.id AND j.lease_token = h.token
-    WHERE j.status = 1 AND j.id = ANY($1::bigint[])
+    WHERE j.status = {{RUNNING}} AND j.id = ANY($1::bigint[])
     ORDER BY j.id
     FOR NO KEY UPDATE OF j
 )
@@ -109,12 +135,12 @@ WITH done AS (
     SELECT j.id FROM job AS j
     JOIN unnest($1::bigint[], $2::bigint[]) AS d(id, token)
       ON j.id = d.id AND j.lease_token = d.token
-    WHERE j.status = 1 AND j.id = ANY($1::bigint[])
+    WHERE j.status = {{RUNNING}} AND j.id = ANY($1::bigint[])
     ORDER BY j.id
     FOR NO KEY UPDATE OF j
 )
 UPDATE job AS j
-SET status = 2, date_finished = now(),
+SET status = {{COMPLETED}}, date_finished = now(),
     lease_expires = NULL, lease_owner = NULL, lease_token = NULL
 FROM done
 WHERE j.id = done.id
@@ -125,7 +151,7 @@ RETURNING j.id
 -- NULL when none is scheduled. A daemon sleeps no longer than this.
 SELECT ceil(extract(epoch FROM min(j.scheduled_start) - now()) * 1000)::bigint AS due_in_ms
 FROM job AS j
-WHERE j.job_type = $1 AND j.status = 0 AND j.scheduled_start > now()
+WHERE j.job_type = $1 AND j.status = {{WAITING}} AND j.scheduled_start > now()
 
 -- name: job_give_back
 -- A runner stopping returns jobs it holds but did not run or could not
@@ -136,12 +162,12 @@ WITH back AS (
     SELECT j.id, b.line FROM job AS j
     JOIN unnest($1::bigint[], $2::bigint[], $3::text[]) AS b(id, token, line)
       ON j.id = b.id AND j.lease_token = b.token
-    WHERE j.status = 1 AND j.id = ANY($1::bigint[])
+    WHERE j.status = {{RUNNING}} AND j.id = ANY($1::bigint[])
     ORDER BY j.id
     FOR NO KEY UPDATE OF j
 )
 UPDATE job AS j
-SET status = 0, attempt_count = greatest(j.attempt_count - 1, 0),
+SET status = {{WAITING}}, attempt_count = greatest(j.attempt_count - 1, 0),
     lease_expires = NULL, lease_owner = NULL, lease_token = NULL,
     log = job_log_append(j.log, back.line, $4::integer)
 FROM back
@@ -155,52 +181,18 @@ UPDATE job AS j SET log = job_log_append(j.log, $2::text, $3::integer) WHERE j.i
 -- RUNNING jobs of type $1 whose lease ran out: their runner died. Locked so
 -- that concurrent rescuers share the work instead of doubling it.
 SELECT {{job_columns}} FROM job AS j
-WHERE j.job_type = $1 AND j.status = 1 AND j.lease_expires < now()
+WHERE j.job_type = $1 AND j.status = {{RUNNING}} AND j.lease_expires < now()
 ORDER BY j.lease_expires
 LIMIT $2
 FOR UPDATE SKIP LOCKED
 
--- name: job_lock_by_id
-SELECT {{job_columns}} FROM job AS j WHERE j.id = $1 FOR UPDATE
-
--- name: job_set_status
--- An operator's move (suspend, resume, retry), checked in C++ against the
--- transition table first. Leaving RUNNING or going to WAITING clears the
--- lease; going to WAITING makes the job ready now and unfinished.
-UPDATE job AS j
-SET status = $2::smallint,
-    reason = coalesce($3::text, j.reason),
-    lease_expires = NULL, lease_owner = NULL, lease_token = NULL,
-    scheduled_start = CASE WHEN $2::smallint = 0 THEN NULL ELSE j.scheduled_start END,
-    date_finished = CASE WHEN $2::smallint IN (2, 3, 5) THEN now() WHEN $2::smallint = 0 THEN NULL
-                         ELSE j.date_finished END,
-    log = job_log_append(j.log, $4::text, $5::integer)
-WHERE j.id = $1
-RETURNING j.id
-
 -- name: job_get
 SELECT {{job_columns}} FROM job AS j WHERE j.id = $1
-
--- name: job_list
--- Newest first; every filter is optional (NULL matches all).
-SELECT {{job_columns}} FROM job AS j
-WHERE ($1::text IS NULL OR j.job_type = $1)
-  AND ($2::smallint IS NULL OR j.status = $2)
-ORDER BY j.id DESC
-LIMIT $3
 
 -- name: error_report_insert
 INSERT INTO error_report (job, error_type, message, variables)
 VALUES ($1, $2, $3, $4::jsonb)
 RETURNING id
-
--- name: error_report_list
-SELECT e.id, e.job, (extract(epoch FROM e.date_created) * 1000000)::bigint AS date_created_us,
-       e.error_type, e.message, e.variables
-FROM error_report AS e
-WHERE ($1::bigint IS NULL OR e.job = $1)
-ORDER BY e.id DESC
-LIMIT $2
 
 -- name: job_notification_insert
 INSERT INTO job_notification (job, recipient, subject, body)

@@ -5,7 +5,7 @@
 #include <set>
 
 #include "job_row.hpp"
-#include "jobrunner/pg/queries.hpp"
+#include "queries.hpp"
 #include "sqlstate.hpp"
 
 namespace jobrunner::pg {

@@ -255,7 +255,17 @@ class CountingReceiver : public pqxx::notification_receiver {
 }  // namespace
 
 struct Connection::Impl {
-  explicit Impl(const std::string& conninfo) : conn(conninfo), farewell(conn) {}
+  explicit Impl(const std::string& conninfo) : conn(conninfo), farewell(conn) {
+    // A connection that broke stays broken: libpqxx 6.4 would otherwise
+    // open a new session at the next begin(), silently, without the old
+    // one's LISTEN or settings. Every owner of a Connection opens a new one
+    // itself when this one fails (DatabaseUnavailable), and says so in the
+    // log.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    conn.inhibit_reactivation(true);
+#pragma GCC diagnostic pop
+  }
   pqxx::connection conn;
   ServerFarewell farewell;  // after conn: it unregisters from it when destroyed
   [[noreturn]] void rethrow(std::string_view context) {

@@ -1,6 +1,7 @@
 #pragma once
 // Reads a Job from a row of the job_columns block (sql/queries/job.sql), and
-// an ErrorReport from a row of error_report_list (or the same columns).
+// an ErrorReport from a row of error_report_find or error_report_get
+// (sql/queries/admin.sql).
 
 #include "jobrunner/core/job.hpp"
 #include "jobrunner/pg/connection.hpp"

@@ -5,21 +5,11 @@
 #include <regex>
 
 #include "job_row.hpp"
-#include "jobrunner/pg/queries.hpp"
+#include "queries.hpp"
 #include "sqlstate.hpp"
 
 namespace jobrunner::pg {
 namespace {
-
-// Identifiers of a JobTypeSpec are code constants, never user input; they are
-// still checked and quoted because they cannot be statement parameters.
-std::string identifier(const std::string& name) {
-  static const std::regex kPlain("[a-z_][a-z0-9_]*");
-  if (!std::regex_match(name, kPlain)) {
-    throw ConfigError("invalid SQL identifier in a job type: '" + name + "'");
-  }
-  return "\"" + name + "\"";
-}
 
 Param ids_of(const std::vector<Job>& jobs) {
   std::vector<std::int64_t> ids;
@@ -101,19 +91,10 @@ ErrorReport error_report_from_row(const Row& row) {
   return r;
 }
 
-JobStore::JobStore(JobTypeSpec spec) : spec_(std::move(spec)) {
-  const auto table = identifier(spec_.table);
-  const auto target = identifier(spec_.target_column);
-  load_type_rows_sql_ = "SELECT t.job, t." + target +
-                        " AS target_id, t.job_type AS type_code, t.json_data FROM " + table +
-                        " AS t WHERE t.job = ANY($1::bigint[])";
-  claim_sql_ = "WITH claimed AS (" + query("job_claim") + ") SELECT claimed.*, t." + target +
-               " AS target_id, t.job_type AS type_code, t.json_data AS type_json_data"
-               " FROM claimed LEFT JOIN " + table + " AS t ON t.job = claimed.id"
-               // Through the type table's index on job, not a hash of the
-               // whole table (docs/performance.md, "Cheaper rows").
-               " AND t.job = ANY(ARRAY(SELECT id FROM claimed))";
-}
+JobStore::JobStore(JobTypeSpec spec)
+    : spec_(std::move(spec)),
+      type_row_load_sql_(type_query("type_row_load", spec_)),
+      job_claim_with_type_row_sql_(type_query("job_claim_with_type_row", spec_)) {}
 
 namespace {
 
@@ -204,7 +185,7 @@ std::vector<Job> JobStore::load(Transaction& tx, Rows rows) const {
   for (const auto& row : rows) jobs.push_back(job_from_row(row));
   if (jobs.empty()) return jobs;
   std::map<std::int64_t, const Row*> by_job;
-  auto type_rows = tx.exec(load_type_rows_sql_, ids_of(jobs));
+  auto type_rows = tx.exec(type_row_load_sql_, ids_of(jobs));
   for (const auto& row : type_rows) by_job[row.integer("job")] = &row;
   for (auto& job : jobs) {
     auto it = by_job.find(job.id);
@@ -229,7 +210,8 @@ std::vector<Job> JobStore::ready(Transaction& tx, int limit) const {
 std::vector<Job> JobStore::claim(Transaction& tx, int limit, Duration lease,
                                  const std::string& owner) const {
   std::vector<Job> jobs;
-  for (const auto& row : tx.exec(claim_sql_, spec_.name, limit, owner, lease.count())) {
+  for (const auto& row :
+       tx.exec(job_claim_with_type_row_sql_, spec_.name, limit, owner, lease.count())) {
     jobs.push_back(job_from_row(row));
     if (!row.is_null("target_id")) set_type_fields(jobs.back(), row, "type_json_data");
   }
@@ -327,37 +309,6 @@ std::optional<Job> find_job(Transaction& tx, std::int64_t id) {
   auto rows = tx.exec(query("job_get"), id);
   if (rows.empty()) return std::nullopt;
   return job_from_row(rows.front());
-}
-
-std::vector<Job> list_jobs(Transaction& tx, const JobFilter& filter) {
-  std::optional<int> status;
-  if (filter.status) status = static_cast<int>(*filter.status);
-  auto rows = tx.exec(query("job_list"), filter.job_type, status, filter.limit);
-  std::vector<Job> jobs;
-  for (const auto& row : rows) jobs.push_back(job_from_row(row));
-  return jobs;
-}
-
-Job set_job_status(Transaction& tx, std::int64_t id, JobStatus to,
-                   const std::optional<std::string>& reason) {
-  auto rows = tx.exec(query("job_lock_by_id"), id);
-  if (rows.empty()) throw NotFound("no job with id " + std::to_string(id));
-  const auto job = job_from_row(rows.front());
-  check_transition(job.status, to);
-  std::string line = "moved from " + std::string(to_string(job.status)) + " to " +
-                     std::string(to_string(to)) + " by an operator";
-  if (reason) line += ": " + *reason;
-  tx.exec(query("job_set_status"), id, static_cast<int>(to), reason, line, kJobLogLimit);
-  return job_from_row(tx.exec(query("job_get"), id).front());
-}
-
-std::vector<ErrorReport> list_error_reports(Transaction& tx, std::optional<std::int64_t> job,
-                                            int limit) {
-  std::vector<ErrorReport> reports;
-  for (const auto& row : tx.exec(query("error_report_list"), job, limit)) {
-    reports.push_back(error_report_from_row(row));
-  }
-  return reports;
 }
 
 std::int64_t record_notification(Statements& db, const Job& job, const std::string& subject,

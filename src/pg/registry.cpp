@@ -1,6 +1,6 @@
 #include "jobrunner/pg/registry.hpp"
 
-#include "jobrunner/pg/queries.hpp"
+#include "queries.hpp"
 
 namespace jobrunner::pg {
 namespace {

@@ -21,8 +21,8 @@
 
 #include <spdlog/details/console_globals.h>
 
+#include "child_signals.hpp"
 #include "jobrunner/pg/connection.hpp"
-#include "jobrunner/runtime/stop_signal.hpp"
 
 namespace jobrunner {
 namespace {

@@ -101,6 +101,18 @@ std::optional<Completer::Pending> Completer::pending() const {
   return Pending{reports_.size(), oldest_report_};
 }
 
+std::optional<SteadyTime> Completer::flush_due_at(Duration delay) const {
+  std::lock_guard lock(mutex_);
+  if (reports_.empty()) return std::nullopt;
+  if (reports_.size() >= kFlushBatch) return std::chrono::steady_clock::now();
+  return oldest_report_ + delay;
+}
+
+bool Completer::flush_due(Duration delay, bool now_anyway) const {
+  const auto at = flush_due_at(delay);
+  return at && (now_anyway || *at <= std::chrono::steady_clock::now());
+}
+
 bool Completer::abandoned(const AttemptEnd& end) const {
   return keeper_ != nullptr && keeper_->abandoned(end.job.id);
 }
@@ -145,57 +157,58 @@ std::optional<Completer::Written> Completer::needs_no_write(const AttemptEnd& en
   return std::nullopt;
 }
 
-bool Completer::flush(pg::Transaction& tx) {
+std::size_t Completer::unsettled() const {
+  std::lock_guard lock(mutex_);
+  return reports_.size() + in_flight_;
+}
+
+void Completer::flush(pg::Transaction& tx, Batch& batch) {
   {
     std::lock_guard lock(mutex_);
-    flushed_.swap(reports_);
+    batch.ends_.swap(reports_);
+    in_flight_ += batch.ends_.size();
   }
-  written_.clear();
-  bool durable = false;
-  std::vector<AttemptEnd> ran;
-  for (auto& end : flushed_) {
+  std::vector<Job> ran;
+  for (auto& end : batch.ends_) {
     if (auto written = needs_no_write(end)) {
-      written_.push_back(std::move(*written));
+      batch.written_.push_back(std::move(*written));
     } else if (end.kind == AttemptEnd::Kind::ran) {
-      ran.push_back(end);
+      ran.push_back(end.job);
     } else if (end.kind == AttemptEnd::Kind::failed) {
-      write_failure(tx, end);
-      durable = true;
+      write_failure(tx, end, batch);
+      batch.durable_ = true;
     } else {  // committed, with its stderr tail
       store_.append_log(tx, end.job,
                         "attempt " + std::to_string(end.job.attempt_count) + end.detail);
-      written_.push_back({end.job.id, spdlog::level::info,
-                          "completed on attempt " + std::to_string(end.job.attempt_count),
-                          kCompleted});
+      batch.written_.push_back({end.job.id, spdlog::level::info,
+                                "completed on attempt " + std::to_string(end.job.attempt_count),
+                                kCompleted});
     }
   }
-  write_completions(tx, ran);
-  return durable;
+  write_completions(tx, ran, batch);
 }
 
-void Completer::write_completions(pg::Transaction& tx, std::vector<AttemptEnd>& ran) {
-  if (ran.empty()) return;
-  std::vector<Job> jobs;
-  jobs.reserve(ran.size());
-  for (const auto& end : ran) jobs.push_back(end.job);
+void Completer::write_completions(pg::Transaction& tx, const std::vector<Job>& jobs,
+                                  Batch& batch) {
+  if (jobs.empty()) return;
   const auto done = store_.complete_many(tx, jobs);
   const std::set<std::int64_t> completed(done.begin(), done.end());
   for (const auto& job : jobs) {
     if (completed.contains(job.id)) {
-      written_.push_back({job.id, spdlog::level::info,
-                          "completed on attempt " + std::to_string(job.attempt_count),
-                          kCompleted});
+      batch.written_.push_back({job.id, spdlog::level::info,
+                                "completed on attempt " + std::to_string(job.attempt_count),
+                                kCompleted});
     } else {
-      written_.push_back({job.id, spdlog::level::err,
-                          "refused to record COMPLETED: the lease was lost (rescued after it "
-                          "expired, moved by an operator, or the claim undone by a server "
-                          "crash); it will run again",
-                          kLost});
+      batch.written_.push_back({job.id, spdlog::level::err,
+                                "refused to record COMPLETED: the lease was lost (rescued after "
+                                "it expired, moved by an operator, or the claim undone by a "
+                                "server crash); it will run again",
+                                kLost});
     }
   }
 }
 
-void Completer::write_failure(pg::Transaction& tx, AttemptEnd& end) {
+void Completer::write_failure(pg::Transaction& tx, AttemptEnd& end, Batch& batch) {
   const auto& job = end.job;
   const auto& outcome = end.outcome;
   if (outcome.error_type == "ConnectionLost") {
@@ -209,7 +222,7 @@ void Completer::write_failure(pg::Transaction& tx, AttemptEnd& end) {
   const auto log_line = decision.log_line;
   decision.log_line += end.detail;
   if (!store_.finish(tx, job, decision)) {
-    written_.push_back({job.id, spdlog::level::err,
+    batch.written_.push_back({job.id, spdlog::level::err,
                         "refused to record " + std::string(to_string(decision.next)) +
                             ": the lease was lost (rescued after it expired, moved by an "
                             "operator, or the claim undone by a server crash)",
@@ -218,25 +231,29 @@ void Completer::write_failure(pg::Transaction& tx, AttemptEnd& end) {
   }
   if (decision.file_error_report) {
     const auto id = store_.file_error_report(tx, job, outcome, oops_vars_of(type_, job));
-    written_.push_back({job.id, spdlog::level::err,
+    batch.written_.push_back({job.id, spdlog::level::err,
                         log_line + " (OOPS-" + std::to_string(id) + ")", kNotCompleted});
   } else {
-    written_.push_back({job.id, spdlog::level::warn, log_line, kNotCompleted});
+    batch.written_.push_back({job.id, spdlog::level::warn, log_line, kNotCompleted});
   }
   if (decision.notify_requester) {
+    std::lock_guard lock(hook_mutex_);
     if (auto failed = notify_requester(hook_, store_, type_, tx, job, outcome)) {
-      written_.push_back({job.id, spdlog::level::err, *failed, {}});
+      batch.written_.push_back({job.id, spdlog::level::err, *failed, {}});
     }
   }
 }
 
-void Completer::settle() {
+void Completer::settle(Batch& batch) {
   std::vector<std::int64_t> ids;
-  ids.reserve(flushed_.size());
-  for (const auto& end : flushed_) ids.push_back(end.job.id);
-  settle(written_, ids);
-  written_.clear();
-  flushed_.clear();
+  ids.reserve(batch.ends_.size());
+  for (const auto& end : batch.ends_) ids.push_back(end.job.id);
+  settle(batch.written_, ids);
+  {
+    std::lock_guard lock(mutex_);
+    in_flight_ -= batch.ends_.size();
+  }
+  batch = Batch{};
 }
 
 void Completer::settle(const std::vector<Written>& written, const std::vector<std::int64_t>& ids) {
@@ -252,13 +269,15 @@ void Completer::settle(const std::vector<Written>& written, const std::vector<st
   add(stats_, counts);
 }
 
-void Completer::unsettle() {
-  written_.clear();
-  std::lock_guard lock(mutex_);
-  if (reports_.empty()) oldest_report_ = std::chrono::steady_clock::now();
-  reports_.insert(reports_.begin(), std::make_move_iterator(flushed_.begin()),
-                  std::make_move_iterator(flushed_.end()));
-  flushed_.clear();
+void Completer::unsettle(Batch& batch) {
+  {
+    std::lock_guard lock(mutex_);
+    if (reports_.empty()) oldest_report_ = std::chrono::steady_clock::now();
+    reports_.insert(reports_.begin(), std::make_move_iterator(batch.ends_.begin()),
+                    std::make_move_iterator(batch.ends_.end()));
+    in_flight_ -= batch.ends_.size();
+  }
+  batch = Batch{};
 }
 
 void Completer::give_back(pg::Connection& conn, const std::vector<Job>& jobs,
@@ -288,7 +307,7 @@ int Completer::rescue_expired(pg::Connection& conn, int batch) {
                             "the lease held by " + job.lease_owner.value_or("?") +
                                 " expired: its runner stopped or lost the database"};
       const auto decision = decide(outcome, job.attempt_count, job.max_retries, policy_);
-      store_.finish(tx, job, decision);  // locked above, so it cannot be refused
+      (void)store_.finish(tx, job, decision);  // locked above, so it cannot be refused
       if (decision.file_error_report) {
         const auto oops = store_.file_error_report(tx, job, outcome, oops_vars_of(type_, job));
         lines.push_back({job.id, spdlog::level::warn,

@@ -5,11 +5,12 @@
 //  - a transactional job's COMPLETED: the statement, which the worker runs
 //    in the job's own transaction (the one transaction rule);
 //  - everything else a worker reports (batched completions, failures and
-//    retries, attempts lost with a connection), written by flush() in the
-//    dispatcher's transaction, many at once, together with its next claim;
+//    retries, attempts lost with a connection), written by flush(), many at
+//    once, in a transaction of the flushing thread;
 //  - give-backs at shutdown, and rescues of expired leases.
-// Workers call report() from any thread; flush(), settle() and the rest run
-// on the dispatcher's thread.
+// Workers call report() from any thread; the completion flusher's thread
+// (completion_flusher.hpp) flushes on a connection of its own, the
+// dispatcher when there is none, and for the last reports of a run.
 
 #include <functional>
 #include <mutex>
@@ -70,16 +71,55 @@ class Completer {
     SteadyTime oldest;
   };
   std::optional<Pending> pending() const;
+  // When the waiting reports are due for a flush: once kFlushBatch of them
+  // wait, or the oldest waited `delay`; nullopt when none waits.
+  static constexpr std::size_t kFlushBatch = 500;
+  std::optional<SteadyTime> flush_due_at(Duration delay) const;
+  // Whether they are due now; `now_anyway`: due as soon as one waits (e.g.
+  // no job runs, so no more reports come soon to share the transaction).
+  bool flush_due(Duration delay, bool now_anyway) const;
 
-  // Writes what was reported into `tx` (the dispatcher's); returns true
-  // when it wrote a failure, whose commit must then wait for the disk (an
-  // error report or a user error's notice must not vanish in a crash).
-  // Then exactly one of: settle() once tx committed (logs, counts, lets the
-  // leases go), or unsettle() when it did not (the reports are kept for the
-  // next flush; the keeper keeps extending their leases).
-  bool flush(pg::Transaction& tx);
-  void settle();
-  void unsettle();
+  // What one flush() wrote, until it is settled or unsettled.
+  class Batch;
+
+ private:
+  // The log line and counts of an end, kept until its write committed.
+  struct WrittenLine {
+    std::int64_t job_id = 0;
+    spdlog::level::level_enum level = spdlog::level::info;
+    std::string line;
+    RunStats counts;
+  };
+
+ public:
+  class Batch {
+   public:
+    bool empty() const { return ends_.empty(); }
+    std::size_t size() const { return ends_.size(); }
+    // It wrote a failure, whose commit must then wait for the disk (an
+    // error report or a user error's notice must not vanish in a crash).
+    bool durable() const { return durable_; }
+
+   private:
+    friend class Completer;
+    using Written = WrittenLine;
+    std::vector<AttemptEnd> ends_;
+    std::vector<Written> written_;
+    bool durable_ = false;
+  };
+  // The reports waiting plus those in a batch not yet settled: zero when
+  // every reported end is written (or needed no write).
+  std::size_t unsettled() const;
+
+  // Takes every waiting report into `batch` and writes them into `tx` (a
+  // transaction of the flushing thread's own connection). Then exactly one
+  // of: settle() once tx committed (logs, counts, lets the leases go), or
+  // unsettle() when it did not, also after flush() threw (the reports wait
+  // again for the next flush; the keeper keeps extending their leases).
+  // Any thread may flush, also two at once (each batch is its own).
+  void flush(pg::Transaction& tx, Batch& batch);
+  void settle(Batch& batch);
+  void unsettle(Batch& batch);
 
   // Returns `jobs` (claimed, not run, or running past the grace period) to
   // WAITING without counting their attempts, in one transaction on `conn`,
@@ -95,16 +135,10 @@ class Completer {
   RunStats stats() const;
 
  private:
-  // The log line and counts of an end, kept until its write committed.
-  struct Written {
-    std::int64_t job_id = 0;
-    spdlog::level::level_enum level = spdlog::level::info;
-    std::string line;
-    RunStats counts;
-  };
+  using Written = WrittenLine;
   std::optional<Written> needs_no_write(const AttemptEnd& end) const;
-  void write_completions(pg::Transaction& tx, std::vector<AttemptEnd>& ran);
-  void write_failure(pg::Transaction& tx, AttemptEnd& end);
+  void write_completions(pg::Transaction& tx, const std::vector<Job>& ran, Batch& batch);
+  void write_failure(pg::Transaction& tx, AttemptEnd& end, Batch& batch);
   bool abandoned(const AttemptEnd& end) const;
   // Logs, counts, and lets the jobs' leases go.
   void settle(const std::vector<Written>& written, const std::vector<std::int64_t>& ids);
@@ -116,14 +150,14 @@ class Completer {
   LeaseKeeper* const keeper_;
   const std::function<void()> on_report_;
 
-  mutable std::mutex mutex_;  // guards reports_ and stats_
+  mutable std::mutex mutex_;  // guards reports_, in_flight_ and stats_
   std::vector<AttemptEnd> reports_;
   SteadyTime oldest_report_;
+  std::size_t in_flight_ = 0;  // taken by a flush, not yet settled
   RunStats stats_;
-
-  // The dispatcher's alone: what the last flush() wrote.
-  std::vector<AttemptEnd> flushed_;
-  std::vector<Written> written_;
+  // The hook is called by one flush at a time (hooks need not be
+  // thread-safe).
+  std::mutex hook_mutex_;
 };
 
 }  // namespace jobrunner

@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "child_signals.hpp"
 #include "jobrunner/runtime/stop_signal.hpp"
 
 namespace jobrunner {
@@ -17,10 +18,12 @@ using Clock = std::chrono::steady_clock;
 // How long the dispatcher blocks at most before it looks again for a stop
 // request (signals may reach another thread, so a wait is not interrupted).
 constexpr Duration kTick{50};
-// Reports wait at most this long for a claim to carry them (sharing its
-// round trips), or until this many have come, before they are flushed alone.
-constexpr Duration kFlushDelay{5};
-constexpr std::size_t kFlushBatch = 500;
+// Without a flusher (no conninfo), reports wait at most this long for a
+// claim to carry them (sharing its round trips) before they are flushed
+// alone. With one, the dispatcher writes them itself only once they waited
+// this long (the flusher cannot: its connection is down), and at the end.
+constexpr Duration kFlushDelay = CompletionFlusher::kFlushDelay;
+constexpr Duration kFlushStall{2000};
 
 std::string channel_of(const JobType& type) { return "jobrunner_" + type.spec.name; }
 
@@ -28,6 +31,22 @@ int prefetch_of(const RunnerOptions& options) {
   // Without conninfo the jobs run on the dispatcher's own connection, one
   // at a time, right after their claim: nothing to fetch ahead for.
   return options.conninfo ? options.prefetch : 0;
+}
+
+// Pending and queued jobs are the pool's; a flush is due at once when none.
+std::unique_ptr<CompletionFlusher> flusher_for(const RunnerOptions& options, bool daemon,
+                                               Completer& completer, const WorkerPool& pool,
+                                               Wakeup& wakeup) {
+  if (!options.conninfo) return nullptr;
+  return std::make_unique<CompletionFlusher>(
+      completer, CompletionFlusher::Options{
+                     .conninfo = *options.conninfo,
+                     .daemon = daemon,
+                     .reconnect_delay = options.reconnect_delay,
+                     .reconnect_max_delay = options.reconnect_max_delay,
+                     .idle = [&pool] { return pool.busy() == 0 && pool.queued() == 0; },
+                     .on_flushed = [&wakeup] { wakeup.notify(); },
+                 });
 }
 
 std::unique_ptr<LeaseKeeper> keeper_for(const RunnerOptions& options, const pg::JobStore& store,
@@ -50,8 +69,15 @@ Dispatcher::Dispatcher(pg::Connection& conn, const JobType& type, const RunnerOp
       refill_at_(prefetch_of(options) / 2),
       keeper_(keeper_for(options, store_, lease_)),
       completer_(type, retry_policy_of(type, options), hook, keeper_.get(),
-                 [this] { wakeup_.notify(); }),
-      pool_(type, options, completer_, keeper_.get()) {
+                 [this] {
+                   // Only when the dispatcher may have something to do: a
+                   // claim (the queue ran low) or the end of a burst. A deep
+                   // queue then costs no wake-up per job.
+                   if (pool_.queued() <= refill_at_ || pool_.busy() == 0) wakeup_.notify();
+                   if (flusher_) flusher_->notify();
+                 }),
+      pool_(type, options, completer_, keeper_.get()),
+      flusher_(flusher_for(options, daemon, completer_, pool_, wakeup_)) {
   if (options.type_lock && !options.conninfo) {
     throw ConfigError("a run that holds the type's lock needs RunnerOptions::conninfo");
   }
@@ -59,6 +85,7 @@ Dispatcher::Dispatcher(pg::Connection& conn, const JobType& type, const RunnerOp
 
 Dispatcher::~Dispatcher() {
   pool_.close_and_join();
+  flusher_.reset();
   keeper_.reset();
 }
 
@@ -124,6 +151,7 @@ void Dispatcher::connected() {
 
 // One turn; how the run ends, once it does.
 std::optional<Dispatcher::End> Dispatcher::step() {
+  if (flusher_) flusher_->rethrow_failure();
   if (stop_requested()) {
     spdlog::info("stopping: a stop was requested");
     return End::stop;
@@ -148,7 +176,7 @@ std::optional<Dispatcher::End> Dispatcher::step() {
   }
   const int room = room_to_claim();
   if (room > 0 && !drained_ && pool_.queued() <= refill_at_) {
-    const bool idle = pool_.busy() == 0 && pool_.queued() == 0 && !completer_.pending();
+    const bool idle = pool_.busy() == 0 && pool_.queued() == 0 && completer_.unsettled() == 0;
     const int claimed = flush_and_claim(room);
     if (claimed == room) return std::nullopt;
     drained_ = true;
@@ -161,7 +189,8 @@ std::optional<Dispatcher::End> Dispatcher::step() {
     flush_and_claim(0);
     return std::nullopt;
   }
-  if (!daemon_ && drained_ && pool_.busy() == 0 && pool_.queued() == 0 && !completer_.pending()) {
+  if (!daemon_ && drained_ && pool_.busy() == 0 && pool_.queued() == 0 &&
+      completer_.unsettled() == 0) {
     drained_ = false;  // all ended: one more claim decides
     return std::nullopt;
   }
@@ -179,18 +208,23 @@ int Dispatcher::room_to_claim() const {
   return std::max(room, 0);
 }
 
+Duration Dispatcher::flush_delay() const { return flusher_ ? kFlushStall : kFlushDelay; }
+
 bool Dispatcher::flush_due() const {
-  const auto pending = completer_.pending();
-  if (!pending) return false;
-  return pending->count >= kFlushBatch || Clock::now() - pending->oldest >= kFlushDelay ||
-         (pool_.busy() == 0 && pool_.queued() == 0) || stop_requested();
+  const bool now_anyway = !flusher_ && ((pool_.busy() == 0 && pool_.queued() == 0) ||
+                                        stop_requested());
+  return completer_.flush_due(flush_delay(), now_anyway);
 }
 
 int Dispatcher::flush_and_claim(int wanted) {
   std::vector<Job> jobs;
+  Completer::Batch batch;
   try {
     auto tx = conn_.begin();
-    const bool durable = completer_.flush(tx) || options_.durable_claims;
+    // A claim carries the reports only when no flusher writes them (or it
+    // cannot): the two connections work side by side.
+    if (wanted == 0 || flush_due()) completer_.flush(tx, batch);
+    const bool durable = batch.durable() || options_.durable_claims;
     if (wanted > 0) jobs = store_.claim(tx, wanted, lease_, options_.owner);
     // Losing this commit in a server crash loses no job: the claims were
     // never made (the jobs are still WAITING, their attempts not counted),
@@ -206,10 +240,10 @@ int Dispatcher::flush_and_claim(int wanted) {
   } catch (...) {
     // Not written: kept for the next transaction; the keeper extends their
     // leases meanwhile.
-    completer_.unsettle();
+    completer_.unsettle(batch);
     throw;
   }
-  completer_.settle();
+  completer_.settle(batch);
   const int claimed = static_cast<int>(jobs.size());
   if (claimed == 0) return 0;
   claimed_ += claimed;
@@ -222,12 +256,11 @@ int Dispatcher::flush_and_claim(int wanted) {
   return claimed;
 }
 
-// Waits for a worker's report or `until`, whichever comes first; wakes
-// early when reports come due for a flush.
-// `until`, or sooner when the reports waiting come due for a flush.
+// `until`, or sooner when the reports waiting come due for the
+// dispatcher's flush.
 Dispatcher::Clock::time_point Dispatcher::capped_by_flush(Clock::time_point until) const {
-  const auto pending = completer_.pending();
-  return pending ? std::min(until, pending->oldest + kFlushDelay) : until;
+  const auto due = completer_.flush_due_at(flush_delay());
+  return due ? std::min(until, *due) : until;
 }
 
 void Dispatcher::wait(Clock::time_point until) {
@@ -339,13 +372,15 @@ void Dispatcher::finish(End end) {
     wait(Clock::now() + kTick);
   }
   pool_.close_and_join();
+  // The flusher writes what it took; the dispatcher what is left.
+  if (flusher_) flusher_->stop();
   try_flush();
 }
 
 // False when the database is gone: a daemon gives up on the reports (their
 // jobs are rescued and run again), a cron run throws (exit 75).
 bool Dispatcher::try_flush() {
-  if (!completer_.pending()) return true;
+  if (completer_.unsettled() == 0) return true;
   try {
     flush_and_claim(0);
     return true;
@@ -367,6 +402,9 @@ bool Dispatcher::try_flush() {
 // stopped, so the process ends under them; their jobs' transactions die
 // with its connections, and the server rolls their work back.
 void Dispatcher::give_back_running_and_exit() {
+  // Not waited for: a flush under way and the give-back below are both
+  // fenced by the leases, so each job ends one way or the other.
+  if (flusher_) flusher_->request_stop();
   try {
     flush_and_claim(0);
     completer_.give_back(conn_, keeper_->held(),

@@ -2,14 +2,15 @@
 // The dispatcher: the runner's own thread and connection. It claims ready
 // jobs ahead of the free workers (prefetch) into the worker pool's local
 // queue, wakes on NOTIFY, on the poll timer and when a worker reports,
-// flushes the completer's reports in the transaction of its next claim,
 // rescues expired leases, reconnects after losing the database, and ends
 // the run: it gives back what it prefetched and, after a stop's grace
-// period, what still runs.
+// period, what still runs. The completion flusher writes the completer's
+// reports meanwhile, on its own connection (without conninfo, the
+// dispatcher does, in its next claim's transaction).
 //
 //   dispatcher --claims--> worker pool --AttemptEnd--> completer
-//        ^                                                 |
-//        +------ flush(tx) in the next claim's transaction-+
+//                                                         |
+//                          completion flusher <--flush(tx)-+
 //
 // The lease keeper (lease_keeper.hpp) extends the leases of every job from
 // its claim until the completer wrote its end.
@@ -19,6 +20,7 @@
 #include <optional>
 
 #include "completer.hpp"
+#include "completion_flusher.hpp"
 #include "jobrunner/runtime/runner.hpp"
 #include "lease_keeper.hpp"
 #include "wakeup.hpp"
@@ -50,6 +52,8 @@ class Dispatcher {
   // flushes), in one transaction; returns how many were claimed.
   int flush_and_claim(int wanted);
   int room_to_claim() const;
+  // The dispatcher's own flush: due after flush_delay().
+  Duration flush_delay() const;
   bool flush_due() const;
   Clock::time_point capped_by_flush(Clock::time_point until) const;
   void wait(Clock::time_point until);
@@ -72,6 +76,7 @@ class Dispatcher {
   std::unique_ptr<LeaseKeeper> keeper_;
   Completer completer_;
   WorkerPool pool_;
+  std::unique_ptr<CompletionFlusher> flusher_;  // with conninfo
 
   Clock::time_point started_ = Clock::now();
   Clock::time_point next_housekeeping_ = Clock::now();

@@ -6,6 +6,8 @@
 #include <atomic>
 #include <initializer_list>
 
+#include "child_signals.hpp"
+
 namespace jobrunner {
 namespace {
 

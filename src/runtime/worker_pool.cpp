@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "child_process.hpp"
+#include "child_signals.hpp"
 #include "job_codec.hpp"
 #include "jobrunner/runtime/stop_signal.hpp"
 #include "lease_keeper.hpp"

@@ -12,6 +12,7 @@
 #include <random>
 #include <sstream>
 
+#include "jobrunner/pg/admin.hpp"
 #include "jobrunner/pg/migrations.hpp"
 
 extern char** environ;
@@ -110,6 +111,16 @@ pg::Connection TestDatabase::connect(const std::optional<std::string>& user) con
 
 std::int64_t TestDatabase::make_foo(const std::string& name) const {
   return scalar("INSERT INTO foo (name) VALUES ($1) RETURNING id", name);
+}
+
+Job move_job(pg::Transaction& tx, std::int64_t id, JobStatus to,
+             const std::optional<std::string>& reason) {
+  pg::MoveRequest request{.to = to, .from = {}, .verb = "test", .reason = reason};
+  for (int code = 0; const auto status = status_from_code(code); ++code) {
+    request.from.push_back(*status);
+  }
+  pg::move_jobs(tx, pg::JobMatch{.ids = {id}}, request);
+  return pg::find_job(tx, id).value();
 }
 
 std::string bin(const std::string& name) { return std::string(JOBRUNNER_BIN_DIR) + "/" + name; }

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "jobrunner/core/job.hpp"
+#include "jobrunner/core/status.hpp"
 #include "jobrunner/pg/connection.hpp"
 
 namespace jobrunner::testing {
@@ -51,6 +53,13 @@ class TestDatabase {
  private:
   std::string name_;
 };
+
+// An operator's move of one job to `to` (what jobctl suspend, resume, retry
+// and cancel do, through pg::move_jobs), in `tx`; only the transition table
+// limits it. Returns the job as moved. Throws NotFound for an unknown id and
+// InvalidTransition for a move the table forbids, writing nothing then.
+Job move_job(pg::Transaction& tx, std::int64_t id, JobStatus to,
+             const std::optional<std::string>& reason = std::nullopt);
 
 // A fixture with one fresh database per test.
 class DatabaseTest : public ::testing::Test {

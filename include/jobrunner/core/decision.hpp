@@ -30,7 +30,7 @@ struct Decision {
 // (retry, lease_expired, timeout) is queued again while attempt_count <=
 // max_retries, and fails with an error report after that (retries spent). A
 // timeout files an error report either way.
-Decision decide(const Outcome& outcome, int attempt_count, int max_retries,
-                const RetryPolicy& policy);
+[[nodiscard]] Decision decide(const Outcome& outcome, int attempt_count, int max_retries,
+                              const RetryPolicy& policy);
 
 }  // namespace jobrunner

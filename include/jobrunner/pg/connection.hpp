@@ -125,7 +125,7 @@ class Transaction {
   // not thrown: the transaction goes on. Throws (DatabaseUnavailable,
   // SqlError) when the savepoint itself cannot be made, released or rolled
   // back, e.g. on a lost connection: the transaction is lost then.
-  std::exception_ptr try_in_savepoint(const std::function<void()>& body);
+  [[nodiscard]] std::exception_ptr try_in_savepoint(const std::function<void()>& body);
 
   // True while the server still has this transaction open: false once a
   // COMMIT or ROLLBACK sent as SQL ended it behind this object's back (or
@@ -160,7 +160,7 @@ class Statements {
   std::string quote_name(std::string_view name) const { return tx_.quote_name(name); }
   // As Transaction::try_in_savepoint: `body` runs its statements through
   // this object; if it throws, only its writes are undone.
-  std::exception_ptr try_in_savepoint(const std::function<void()>& body);
+  [[nodiscard]] std::exception_ptr try_in_savepoint(const std::function<void()>& body);
 
  private:
   Transaction& tx_;
@@ -172,12 +172,12 @@ class Connection {
   // conninfo is a libpq key=value string or a postgresql:// URI; empty means
   // libpq's defaults (PGHOST, PGDATABASE, ...). Throws DatabaseUnavailable,
   // whose message never contains the password.
-  static Connection open(const std::string& conninfo);
+  [[nodiscard]] static Connection open(const std::string& conninfo);
   ~Connection();
   Connection(Connection&&) noexcept;
   Connection& operator=(Connection&&) noexcept;
 
-  Transaction begin();
+  [[nodiscard]] Transaction begin();
   // Runs statements that cannot run in a transaction (CREATE DATABASE, ...).
   void exec_outside_transaction(std::string_view sql);
   // "user@host:port/dbname", for log lines.

@@ -47,7 +47,7 @@ class JobStore {
   // negative max_retries, priority out of range), DuplicateJob (a pending
   // job of this type already exists for the target) or ConfigError (the
   // type is not registered), and writes nothing then.
-  std::int64_t enqueue(Transaction& tx, const EnqueueRequest& request) const;
+  [[nodiscard]] std::int64_t enqueue(Transaction& tx, const EnqueueRequest& request) const;
 
   // Bulk enqueue with jobrunner_enqueue_many(): one statement, no lock per
   // target; returns the ids in the order of `requests`. All or nothing: the
@@ -55,62 +55,65 @@ class JobStore {
   // request (`name_of(index)`, by default "job <index + 1> of <n>"; a
   // duplicate within the batch names the earlier request too), and nothing
   // written then. Daemons get one notification for the whole batch.
-  std::vector<std::int64_t> enqueue_many(
+  [[nodiscard]] std::vector<std::int64_t> enqueue_many(
       Transaction& tx, const std::vector<EnqueueRequest>& requests,
       const std::function<std::string(std::size_t)>& name_of = {}) const;
 
   // The job of this type with that id; NotFound if there is none or it is of
   // another type.
-  Job get(Transaction& tx, std::int64_t id) const;
+  [[nodiscard]] Job get(Transaction& tx, std::int64_t id) const;
 
   // Ready jobs in claim order, not locked (Launchpad's iterReady).
-  std::vector<Job> ready(Transaction& tx, int limit) const;
+  [[nodiscard]] std::vector<Job> ready(Transaction& tx, int limit) const;
 
   // Atomically claims up to `limit` ready jobs (job_claim): RUNNING, attempt
   // + 1, a fresh lease token, lease_expires = now + lease.
-  std::vector<Job> claim(Transaction& tx, int limit, Duration lease,
-                         const std::string& owner) const;
+  [[nodiscard]] std::vector<Job> claim(Transaction& tx, int limit, Duration lease,
+                                       const std::string& owner) const;
 
   // Extends the lease; false when the lease was lost.
-  bool heartbeat(Transaction& tx, const Job& job, Duration lease) const;
+  [[nodiscard]] bool heartbeat(Transaction& tx, const Job& job, Duration lease) const;
   // Extends the leases of all `jobs` in one statement; returns the ids whose
   // lease is still held (the others were lost).
-  std::vector<std::int64_t> heartbeat_many(Transaction& tx, const std::vector<Job>& jobs,
-                                           Duration lease) const;
+  [[nodiscard]] std::vector<std::int64_t> heartbeat_many(Transaction& tx,
+                                                         const std::vector<Job>& jobs,
+                                                         Duration lease) const;
 
   // RUNNING jobs of this type whose lease expired, locked for rescue.
-  std::vector<Job> lock_expired(Transaction& tx, int limit) const;
+  [[nodiscard]] std::vector<Job> lock_expired(Transaction& tx, int limit) const;
 
   // Writes a decision about a RUNNING job that `job.lease_token` still holds;
   // false (and nothing written) when the lease was lost. Appends
   // "attempt N: <decision.log_line>" to the job's log unless the decision is
   // COMPLETED: a success writes no log line.
-  bool finish(Transaction& tx, const Job& job, const Decision& decision) const;
+  [[nodiscard]] bool finish(Transaction& tx, const Job& job, const Decision& decision) const;
 
   // Records COMPLETED for many jobs in one statement (batch completions),
   // without a log line. Returns the ids completed; a job missing there had
   // lost its lease, and nothing was written for it.
-  std::vector<std::int64_t> complete_many(Transaction& tx, const std::vector<Job>& jobs) const;
+  [[nodiscard]] std::vector<std::int64_t> complete_many(Transaction& tx,
+                                                        const std::vector<Job>& jobs) const;
 
   // How long until the next scheduled WAITING job of this type comes due;
   // nullopt when none is scheduled.
-  std::optional<Duration> next_due(Transaction& tx) const;
+  [[nodiscard]] std::optional<Duration> next_due(Transaction& tx) const;
 
   // Returns RUNNING jobs this runner holds to WAITING without counting their
   // attempts (graceful shutdown), in one statement, logging "attempt N given
   // back: <why>"; returns the ids given back (a job missing there had lost
   // its lease).
-  std::vector<std::int64_t> give_back(Transaction& tx, const std::vector<Job>& jobs,
-                                      const std::string& why) const;
+  [[nodiscard]] std::vector<std::int64_t> give_back(Transaction& tx, const std::vector<Job>& jobs,
+                                                    const std::string& why) const;
   // The same for one job; false when its lease was already lost.
-  bool give_back(Transaction& tx, const Job& job, const std::string& why) const;
+  [[nodiscard]] bool give_back(Transaction& tx, const Job& job, const std::string& why) const;
 
   // Adds a line to the job's log (e.g. the tail of an isolated job's stderr).
   void append_log(Transaction& tx, const Job& job, const std::string& line) const;
 
   // Files an error report (an OOPS) with the job's variables; returns its id.
-  std::int64_t file_error_report(Transaction& tx, const Job& job, const Outcome& outcome,
-                                 const nlohmann::json& variables) const;
+  [[nodiscard]] std::int64_t file_error_report(Transaction& tx, const Job& job,
+                                               const Outcome& outcome,
+                                               const nlohmann::json& variables) const;
 
   // The cron lock of this type (table runner_lock): one holder at a time,
   // for `lease` unless extended. A lock whose lease expired (its run died
@@ -122,37 +125,29 @@ class JobStore {
     std::optional<TimePoint> previous_expires;
     bool taken_over = false;  // taken from a holder whose lease had expired
   };
-  TypeLockAttempt try_lock_type(Transaction& tx, const std::string& holder, Duration lease) const;
+  [[nodiscard]] TypeLockAttempt try_lock_type(Transaction& tx, const std::string& holder,
+                                              Duration lease) const;
   // False when the lock was taken over (or released) meanwhile.
-  bool extend_type_lock(Transaction& tx, const std::string& token, Duration lease) const;
+  [[nodiscard]] bool extend_type_lock(Transaction& tx, const std::string& token,
+                                      Duration lease) const;
   void release_type_lock(Transaction& tx, const std::string& token) const;
 
  private:
   std::vector<Job> load(Transaction& tx, Rows rows) const;
 
   JobTypeSpec spec_;
-  std::string load_type_rows_sql_;
-  std::string claim_sql_;  // job_claim joined to the type rows: one round trip
+  // The blocks of sql/queries/job.sql that name the type's tables, for this
+  // type (type_query), each named after its block.
+  std::string type_row_load_sql_;
+  std::string job_claim_with_type_row_sql_;
 };
 
 // ---- Type-independent operations -------------------------------------------
 
 // Reads a job row as it is (without its type row); nullopt if there is none.
-std::optional<Job> find_job(Transaction& tx, std::int64_t id);
+[[nodiscard]] std::optional<Job> find_job(Transaction& tx, std::int64_t id);
 
-struct JobFilter {
-  std::optional<std::string> job_type;
-  std::optional<JobStatus> status;
-  int limit = 50;
-};
-std::vector<Job> list_jobs(Transaction& tx, const JobFilter& filter);
-
-// An operator's move: locks the job, checks the transition table (throws
-// InvalidTransition naming both states, NotFound for an unknown id), writes
-// it. Moving a RUNNING job clears its lease, so its runner's finish is refused.
-Job set_job_status(Transaction& tx, std::int64_t id, JobStatus to,
-                   const std::optional<std::string>& reason);
-
+// An error report (an OOPS), as find_error_reports() in admin.hpp lists them.
 struct ErrorReport {
   std::int64_t id = 0;
   std::optional<std::int64_t> job;
@@ -161,16 +156,14 @@ struct ErrorReport {
   std::string message;
   nlohmann::json variables;
 };
-std::vector<ErrorReport> list_error_reports(Transaction& tx, std::optional<std::int64_t> job,
-                                            int limit);
 
 // Records a notice for the requester of a job (job_notification).
 std::int64_t record_notification(Statements& db, const Job& job, const std::string& subject,
                                  const std::string& body);
 
 // The runner_run row of one run of a runner.
-std::int64_t start_runner_run(Transaction& tx, const std::string& job_type,
-                              const std::string& hostname, int pid);
+[[nodiscard]] std::int64_t start_runner_run(Transaction& tx, const std::string& job_type,
+                                            const std::string& hostname, int pid);
 void finish_runner_run(Transaction& tx, std::int64_t run_id, int jobs_run,
                        int jobs_not_completed, int exit_code);
 

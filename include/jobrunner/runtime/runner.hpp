@@ -107,8 +107,8 @@ struct RunnerOptions {
 };
 
 // The most --concurrency a runner accepts (isolated children are tracked for
-// signals in a fixed table).
-inline constexpr int kMaxConcurrency = kMaxRunningChildren;
+// signals in a fixed table of this size).
+inline constexpr int kMaxConcurrency = 256;
 
 // The least a runner accepts of each duration; less is refused (a runner's
 // command line: exit 64; a JobTypeSpec or RunnerOptions: ConfigError, 78).
