@@ -130,29 +130,33 @@ TEST_F(EnqueueSqlTest, a_malformed_bulk_call_names_the_element_and_writes_nothin
   const auto t = "{\"target\": " + std::to_string(foo) + "}";
   EXPECT_REFUSED(many("{}"), "22023", "jobs must be a JSON array of objects, not object");
   EXPECT_REFUSED("SELECT jobrunner_enqueue_many('foo', NULL)", "22023", "not NULL");
-  EXPECT_REFUSED(many("[" + t + ", 7]"), "22023", "job 2 of 2: expected a JSON object");
-  EXPECT_REFUSED(many("[" + t + ", {\"target\": 1, \"color\": 2}]"), "22023",
-                 "job 2 of 2: unknown key \"color\"");
-  EXPECT_REFUSED(many("[" + t + ", {\"target\": 1.5}]"), "22023",
-                 "job 2 of 2: \"target\" must be an integer, not 1.5");
-  EXPECT_REFUSED(many("[" + t + ", {\"target\": \"1\"}]"), "22023", "\"target\" must be an integer");
-  EXPECT_REFUSED(many("[" + t + ", {}]"), "23502", "job 2 of 2: no target");
-  EXPECT_REFUSED(many("[" + t + ", {\"target\": 999999}]"), "23503",
-                 "job 2 of 2: there is no foo with id 999999");
-  EXPECT_REFUSED(many("[" + t + ", {\"target\": 1, \"metadata\": 3}]"), "22023",
-                 "job 2 of 2: the metadata of a FooJob must be a JSON object, not number");
-  EXPECT_REFUSED(many("[" + t + ", {\"target\": 1, \"scheduled_start\": 3}]"), "22023",
-                 "job 2 of 2: \"scheduled_start\" must be a time as a string");
-  EXPECT_REFUSED(many("[" + t + ", {\"target\": 1, \"scheduled_start\": \"soonish\"}]"), "22007",
-                 "job 2 of 2: invalid start time soonish");
-  EXPECT_REFUSED(many("[" + t + ", {\"target\": 1, \"priority\": 1.5}]"), "22023",
-                 "job 2 of 2: \"priority\" must be an integer");
-  EXPECT_REFUSED(many("[" + t + ", {\"target\": 1, \"max_retries\": -2}]"), "22023",
-                 "job 2 of 2: max_retries must be 0 or more, not -2");
-  EXPECT_REFUSED(many("[" + t + ", {\"target\": 1, \"requester\": 5}]"), "22023",
-                 "job 2 of 2: \"requester\" must be a string");
-  EXPECT_REFUSED(many("[" + t + ", {\"target\": 1, \"reason\": []}]"), "22023",
-                 "job 2 of 2: \"reason\" must be a string");
+  // The second element of each call is the bad one.
+  const struct {
+    const char* element;
+    const char* sqlstate;
+    const char* message;
+  } cases[] = {
+      {"7", "22023", "job 2 of 2: expected a JSON object"},
+      {R"({"target": 1, "color": 2})", "22023", R"(job 2 of 2: unknown key "color")"},
+      {R"({"target": 1.5})", "22023", R"(job 2 of 2: "target" must be an integer, not 1.5)"},
+      {R"({"target": "1"})", "22023", R"("target" must be an integer)"},
+      {"{}", "23502", "job 2 of 2: no target"},
+      {R"({"target": 999999})", "23503", "job 2 of 2: there is no foo with id 999999"},
+      {R"({"target": 1, "metadata": 3})", "22023",
+       "job 2 of 2: the metadata of a FooJob must be a JSON object, not number"},
+      {R"({"target": 1, "scheduled_start": 3})", "22023",
+       R"(job 2 of 2: "scheduled_start" must be a time as a string)"},
+      {R"({"target": 1, "scheduled_start": "soonish"})", "22007",
+       "job 2 of 2: invalid start time soonish"},
+      {R"({"target": 1, "priority": 1.5})", "22023", R"(job 2 of 2: "priority" must be an integer)"},
+      {R"({"target": 1, "max_retries": -2})", "22023",
+       "job 2 of 2: max_retries must be 0 or more, not -2"},
+      {R"({"target": 1, "requester": 5})", "22023", R"(job 2 of 2: "requester" must be a string)"},
+      {R"({"target": 1, "reason": []})", "22023", R"(job 2 of 2: "reason" must be a string)"},
+  };
+  for (const auto& c : cases) {
+    EXPECT_REFUSED(many("[" + t + ", " + c.element + "]"), c.sqlstate, c.message);
+  }
 }
 
 TEST_F(EnqueueSqlTest, a_bulk_duplicate_names_the_pending_job_or_the_earlier_element) {
