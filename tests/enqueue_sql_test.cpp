@@ -1,4 +1,4 @@
-// jobrunner_enqueue() and jobrunner_enqueue_many() (sql/migrations/0012),
+// jobrunner_enqueue() and jobrunner_enqueue_many() (sql/migrations/0011),
 // called from SQL as an application in any language calls them: every rule
 // and its SQLSTATE, the caller's rollback, two sessions racing for one
 // target, the grants, and real clients (psql, Python's psycopg2).

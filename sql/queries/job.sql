@@ -22,7 +22,7 @@ coalesce(j.log, '') AS log,
 j.json_data
 
 -- name: job_enqueue
--- One job of type $1 (sql/migrations/0012: every rule of an enqueue): target
+-- One job of type $1 (sql/migrations/0011: every rule of an enqueue): target
 -- $2 (NULL for a type without a table), metadata $3, start $4, priority $5,
 -- max_retries $6 (NULL: the type's), requester $7, reason $8.
 SELECT jobrunner_enqueue($1, $2::bigint, $3::jsonb, $4::timestamptz, $5::integer, $6::integer,

@@ -109,7 +109,7 @@ nlohmann::json enqueue_element(const JobTypeSpec& spec, const EnqueueRequest& r)
   return job;
 }
 
-// A refusal of jobrunner_enqueue_many() (sql/migrations/0012) as the store's
+// A refusal of jobrunner_enqueue_many() (sql/migrations/0011) as the store's
 // error: its SQLSTATE picks the class, and the elements it names ("job 3 of
 // 10: ...", "(job 2 of 10)") are renamed by `name` (their index from 0).
 [[noreturn]] void rethrow_refusal(const SqlError& e, std::size_t count,

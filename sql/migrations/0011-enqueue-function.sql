@@ -17,14 +17,14 @@
 -- pending violates the index (jobctl reports it and changes nothing).
 
 ALTER TABLE job ADD COLUMN pending_key bigint;
-COMMENT ON COLUMN job.pending_key IS 'The one-pending rule''s key, set at enqueue and kept for the job''s life: the target id for a type registered with one_pending, 0 for such a type without a target (one pending job of the type), NULL for a type without the rule (or a job that was a second pending job of its target when migration 0012 was applied). Unique among pending jobs of a type (job__one_pending__idx).';
+COMMENT ON COLUMN job.pending_key IS 'The one-pending rule''s key, set at enqueue and kept for the job''s life: the target id for a type registered with one_pending, 0 for such a type without a target (one pending job of the type), NULL for a type without the rule (or a job that was a second pending job of its target when migration 0011 was applied). Unique among pending jobs of a type (job__one_pending__idx).';
 
 -- Sets the pending keys of every job of one type from its registry row:
 -- the target (from the type's table) or 0 when the type has one_pending,
 -- NULL when it has not. Of several pending jobs with one key (possible
--- before migration 0012: jobctl retry and resume did not check the rule),
+-- before migration 0011: jobctl retry and resume did not check the rule),
 -- only the oldest keeps its key; each other is named in a NOTICE. Run by
--- migration 0012 and whenever a type's one_pending changes (trigger below).
+-- migration 0011 and whenever a type's one_pending changes (trigger below).
 CREATE FUNCTION jobrunner_reset_pending_keys(job_type text) RETURNS void
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -70,7 +70,7 @@ BEGIN
 END;
 $$;
 REVOKE EXECUTE ON FUNCTION jobrunner_reset_pending_keys(text) FROM PUBLIC;
-COMMENT ON FUNCTION jobrunner_reset_pending_keys(text) IS 'Sets job.pending_key of every job of the type from its registry row (target, 0 for a type without a target, or NULL without the one-pending rule); of several pending jobs with one key only the oldest keeps it (a NOTICE names the others). Run by migration 0012 and when a type''s one_pending changes.';
+COMMENT ON FUNCTION jobrunner_reset_pending_keys(text) IS 'Sets job.pending_key of every job of the type from its registry row (target, 0 for a type without a target, or NULL without the one-pending rule); of several pending jobs with one key only the oldest keeps it (a NOTICE names the others). Run by migration 0011 and when a type''s one_pending changes.';
 
 DO $$
 DECLARE
