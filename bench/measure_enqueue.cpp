@@ -1,5 +1,10 @@
 // (c) Enqueue rate: what an application can insert, in bulk and one job per
-// transaction.
+// transaction; and what the rules of jobrunner_enqueue_many() cost against
+// a bare INSERT ... SELECT of the same rows (issue 11: >= 80%).
+#include <algorithm>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "jobrunner/pg/job_store.hpp"
@@ -11,6 +16,33 @@ namespace jobrunner::bench {
 namespace {
 
 constexpr int kBatch = 1000;
+constexpr int kSqlRounds = 3;
+
+// The bare statement an application could write by hand: no rule checked
+// but the foreign keys and the unique index, the same rows as the function
+// writes (ids drawn in input order, pending_key = the foo).
+constexpr const char* kBareInsert =
+    "WITH input AS MATERIALIZED ("
+    " SELECT nextval(pg_get_serial_sequence('job', 'id')) AS id, r.target, r.n"
+    " FROM unnest($1::bigint[]) WITH ORDINALITY AS r(target, n)),"
+    " jobs AS (INSERT INTO job (id, job_type, max_retries, pending_key)"
+    "  SELECT id, 'foo', 3, target FROM input ORDER BY n),"
+    " typed AS (INSERT INTO foojob (job, foo, job_type, json_data)"
+    "  SELECT id, target, 0, '{}'::jsonb FROM input ORDER BY n)"
+    " SELECT count(*) AS n FROM input";
+
+// One call of `statement` in its own transaction, on an empty job table;
+// the jobs per second of the call and its commit.
+template <typename Arg>
+double timed_insert(pg::Connection& conn, const char* statement, const Arg& arg, int jobs) {
+  BenchDatabase::clear_jobs(conn);
+  BenchDatabase::vacuum_analyze(conn);
+  Stopwatch watch;
+  auto tx = conn.begin();
+  tx.exec(statement, arg);
+  tx.commit();
+  return per_second(jobs, watch.seconds());
+}
 
 }  // namespace
 
@@ -38,6 +70,36 @@ EnqueueRate measure_enqueue(MeasureContext& ctx) {
     tx.commit();
   }
   result.single_jobs_per_s = per_second(result.single_jobs, single.seconds());
+
+  result.sql_jobs = ctx.options.jobs;
+  result.sql_rounds = kSqlRounds;
+  spdlog::info("(c) enqueue: {} FooJobs about as many foos, jobrunner_enqueue_many vs a bare "
+               "INSERT ... SELECT, best of {}", result.sql_jobs, kSqlRounds);
+  std::vector<std::int64_t> foos;
+  {
+    auto tx = conn.begin();
+    for (const auto& row : tx.exec("INSERT INTO foo (name) SELECT 'bench ' || g"
+                                   " FROM generate_series(1, $1::integer) AS g RETURNING id",
+                                   result.sql_jobs)) {
+      foos.push_back(row.integer("id"));
+    }
+    tx.commit();
+  }
+  conn.exec_outside_transaction("VACUUM ANALYZE foo");
+  nlohmann::json jobs = nlohmann::json::array();
+  for (const auto foo : foos) jobs.push_back({{"target", foo}});
+  const auto jobs_text = jobs.dump();
+  const auto foos_param = pg::to_array_param(foos);
+  for (int round = 0; round < kSqlRounds; ++round) {
+    result.sql_function_jobs_per_s = std::max(
+        result.sql_function_jobs_per_s,
+        timed_insert(conn, "SELECT cardinality(jobrunner_enqueue_many('foo', $1::jsonb))",
+                     jobs_text, result.sql_jobs));
+    result.sql_bare_insert_jobs_per_s =
+        std::max(result.sql_bare_insert_jobs_per_s,
+                 timed_insert(conn, kBareInsert, foos_param, result.sql_jobs));
+  }
+  BenchDatabase::clear_jobs(conn);
   return result;
 }
 

@@ -86,7 +86,11 @@ Json report_json(const Results& r, const std::vector<Target>& targets) {
                       {"bulk_batch", c->bulk_batch},
                       {"bulk_jobs_per_s", round_to(c->bulk_jobs_per_s, 1)},
                       {"single_jobs", c->single_jobs},
-                      {"single_jobs_per_s", round_to(c->single_jobs_per_s, 1)}};
+                      {"single_jobs_per_s", round_to(c->single_jobs_per_s, 1)},
+                      {"sql_jobs", c->sql_jobs},
+                      {"sql_rounds", c->sql_rounds},
+                      {"sql_function_jobs_per_s", round_to(c->sql_function_jobs_per_s, 1)},
+                      {"sql_bare_insert_jobs_per_s", round_to(c->sql_bare_insert_jobs_per_s, 1)}};
   }
   out["latency"] = nullptr;
   if (const auto& d = r.latency) {

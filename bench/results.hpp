@@ -91,6 +91,13 @@ struct EnqueueRate {
   double bulk_jobs_per_s = 0;
   int single_jobs = 0;
   double single_jobs_per_s = 0;
+  // jobrunner_enqueue_many() of `sql_jobs` FooJobs about as many distinct
+  // foos in one call, against a bare INSERT ... SELECT of the same rows into
+  // job (with pending_key) and foojob: the best of `sql_rounds` each.
+  int sql_jobs = 0;
+  int sql_rounds = 0;
+  double sql_function_jobs_per_s = 0;
+  double sql_bare_insert_jobs_per_s = 0;
 };
 
 // (d) one phase: the job's own clock when it started (its "report_start"

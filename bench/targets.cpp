@@ -118,6 +118,16 @@ std::vector<Target> evaluate_targets(const Results& r) {
       "transactional drain c16 >= 60% of the schema-free single-row limit at 8 connections (j/i)",
       rate_of(transactional), rate_of(single), 0.6));
 
+  std::optional<Rate> sql_function, sql_bare;
+  if (r.enqueue && r.enqueue->sql_jobs > 0) {
+    sql_function = Rate{"jobrunner_enqueue_many", r.enqueue->sql_function_jobs_per_s};
+    sql_bare = Rate{"bare INSERT ... SELECT", r.enqueue->sql_bare_insert_jobs_per_s};
+  }
+  targets.push_back(share_of("SQL bulk enqueue",
+                             "jobrunner_enqueue_many of 50,000 FooJobs of distinct foos >= 80% of "
+                             "a bare INSERT ... SELECT of the same rows (c)",
+                             sql_function, sql_bare, 0.8));
+
   std::optional<double> idle_p50, idle_p99, drain_p99;
   if (const auto* idle = r.latency_phase("idle")) {
     idle_p50 = idle->ms.p50;

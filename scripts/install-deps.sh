@@ -13,6 +13,8 @@ packages=(
   procps util-linux passwd
   # tests/scripts: a real PgBouncer, and nft to drop a runner's packets.
   pgbouncer nftables
+  # tests/clients/enqueue.py: enqueue from Python, a second language's client.
+  python3 python3-psycopg2
 )
 
 missing=()

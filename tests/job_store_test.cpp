@@ -598,8 +598,9 @@ TEST_F(JobStoreTest, enqueue_for_an_unknown_foo_is_bad_input_and_leaves_no_job) 
 
 TEST_F(JobStoreTest, metadata_that_is_not_an_object_is_bad_input) {
   const auto foo = db.make_foo();
+  // (null means the default, {}, as in jobrunner_enqueue_many.)
   for (const auto& metadata : {nlohmann::json::array({1, 2}), nlohmann::json("text"),
-                               nlohmann::json(nullptr), nlohmann::json(3)}) {
+                               nlohmann::json(3)}) {
     auto conn = db.connect();
     auto tx = conn.begin();
     EXPECT_THROW((void)store.enqueue(tx, {.target_id = foo, .metadata = metadata}), BadInput)

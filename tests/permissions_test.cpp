@@ -95,6 +95,27 @@ TEST(SecurityConfig, comments_blank_lines_and_lower_case_privileges_are_accepted
   EXPECT_EQ(roles[1].tables.at(0).privileges, Privileges{"DELETE"});
 }
 
+TEST(SecurityConfig, a_function_grant_names_every_signature_of_a_function) {
+  const auto roles = pg::parse_security_config(
+      "[some_role]\npublic.t1 = SELECT\nfunction public.do_it = execute\n");
+  ASSERT_EQ(roles.at(0).functions.size(), 1U);
+  EXPECT_EQ(roles[0].functions[0].schema, "public");
+  EXPECT_EQ(roles[0].functions[0].name, "do_it");
+  EXPECT_EQ(roles[0].functions[0].privileges, Privileges{"EXECUTE"});
+  EXPECT_EQ(roles[0].tables.size(), 1U);
+  const auto embedded = pg::parse_security_config(pg::embedded_security_config());
+  ASSERT_NE(find_role(embedded, kEnqueuer), nullptr);
+  EXPECT_EQ(find_role(embedded, kEnqueuer)->functions.size(), 2U);  // jobrunner_enqueue, _many
+}
+
+TEST(SecurityConfig, a_bad_function_grant_names_its_line) {
+  for (const char* line : {"function do_it = EXECUTE", "function public.do_it = SELECT",
+                           "function public.Do = EXECUTE", "function public.do_it ="}) {
+    const auto message = parse_error(std::string("[some_role]\n") + line + "\n");
+    EXPECT_NE(message.find("line 2"), std::string::npos) << line << ": " << message;
+  }
+}
+
 TEST(SecurityConfig, a_grant_before_any_role_header_names_its_line) {
   const auto message = parse_error("# roles\n\npublic.job = SELECT\n");
   EXPECT_NE(message.find("line 3"), std::string::npos) << message;
@@ -163,7 +184,9 @@ constexpr auto kDenied = "42501";
 TEST_F(PermissionsTest, apply_grants_what_the_file_declares) {
   const auto config = pg::parse_security_config(pg::embedded_security_config());
   int declared = 0;
-  for (const auto& role : config) declared += static_cast<int>(role.tables.size());
+  for (const auto& role : config) {
+    declared += static_cast<int>(role.tables.size() + role.functions.size());
+  }
   auto conn = db.connect();
   const auto report = pg::apply_permissions(conn, config);
   EXPECT_EQ(report.grants, declared);
@@ -262,6 +285,33 @@ TEST_F(PermissionsTest, an_undeclared_grant_is_revoked) {
                       kRunner),
             0);
   EXPECT_EQ(sqlstate_as(kRunner, "SELECT count(*) FROM foo"), "");
+}
+
+TEST_F(PermissionsTest, an_undeclared_function_grant_is_revoked_and_a_declared_one_kept) {
+  apply();
+  const auto can_run = [&](const char* role, const char* function) {
+    return db.scalar("SELECT count(*) FROM pg_proc WHERE proname = $2"
+                     " AND has_function_privilege($1, oid, 'EXECUTE')",
+                     role, function);
+  };
+  EXPECT_EQ(can_run(kEnqueuer, "jobrunner_enqueue"), 1);
+  EXPECT_EQ(can_run(kEnqueuer, "jobrunner_enqueue_many"), 1);
+  EXPECT_EQ(can_run(kRunner, "jobrunner_enqueue"), 0);  // not PUBLIC's either
+  db.sql(std::string("GRANT EXECUTE ON FUNCTION jobrunner_reset_pending_keys(text) TO ") + kRunner);
+  ASSERT_EQ(can_run(kRunner, "jobrunner_reset_pending_keys"), 1);
+  apply();
+  EXPECT_EQ(can_run(kRunner, "jobrunner_reset_pending_keys"), 0);
+}
+
+TEST_F(PermissionsTest, a_grant_on_a_missing_function_is_a_config_error) {
+  auto conn = db.connect();
+  try {
+    pg::apply_permissions(conn, pg::parse_security_config(
+                                    "[jobrunner_test_partial]\nfunction public.no_such_fn = EXECUTE\n"));
+    FAIL() << "a grant on a missing function was applied";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("no_such_fn"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(PermissionsTest, applying_twice_is_fine) {

@@ -78,26 +78,26 @@ TEST(QueriesTest, an_unterminated_placeholder_a_loop_or_a_second_block_of_a_name
 
 TEST(QueriesTest, a_types_placeholders_become_its_quoted_identifiers) {
   const auto& foo = foo::foo_job_type().spec;
-  const auto insert = pg::type_query("type_row_insert", foo);
-  EXPECT_TRUE(has(insert, "INSERT INTO \"foojob\" (job, \"foo\", job_type, json_data)")) << insert;
-  EXPECT_TRUE(has(pg::type_query("target_missing", foo), "FROM \"foo\" AS target"));
+  const auto load = pg::type_query("type_row_load", foo);
+  EXPECT_TRUE(has(load, "t.\"foo\" AS target_id")) << load;
+  EXPECT_TRUE(has(load, "FROM \"foojob\" AS t")) << load;
   // The claim keeps the form whose plan reads the type table through its
   // index on job (docs/performance.md, "Cheaper rows").
   const auto claim = pg::type_query("job_claim_with_type_row", foo);
   EXPECT_TRUE(has(claim, "t.job = ANY(ARRAY(SELECT id FROM claimed))")) << claim;
   EXPECT_TRUE(has(claim, "WHERE j.id = ANY(ARRAY(SELECT id FROM ready))")) << claim;
   // Without a type the block is refused, not run with its placeholders.
-  EXPECT_THROW((void)pg::query("type_row_insert"), Error);
+  EXPECT_THROW((void)pg::query("type_row_load"), Error);
   EXPECT_THROW((void)pg::query("no_such_block"), Error);
 }
 
 TEST(QueriesTest, a_type_whose_names_are_not_plain_identifiers_is_refused) {
   auto spec = foo::foo_job_type().spec;
   spec.table = "foojob; DROP TABLE job";
-  EXPECT_THROW((void)pg::type_query("type_row_insert", spec), ConfigError);
+  EXPECT_THROW((void)pg::type_query("type_row_load", spec), ConfigError);
   spec = foo::foo_job_type().spec;
   spec.target_column = "Foo";
-  EXPECT_THROW((void)pg::type_query("type_row_insert", spec), ConfigError);
+  EXPECT_THROW((void)pg::type_query("type_row_load", spec), ConfigError);
 }
 
 }  // namespace

@@ -51,6 +51,22 @@ FROM jsonb_to_recordset($1::jsonb) AS m(id bigint, line text)
 WHERE j.id = m.id
 RETURNING j.id
 
+-- name: job_move_pending_conflict
+-- A move of the jobs $1 to a pending status (WAITING, RUNNING, SUSPENDED)
+-- under the one-pending rule (job__one_pending__idx): the first of them,
+-- not pending now, whose type and pending key already have a pending job,
+-- or an earlier job of $1 that the move makes pending too. NULL pending
+-- keys (types without the rule) never conflict.
+SELECT m.id, m.status, p.id AS pending, p.status IN (0, 1, 4) AS pending_now, t.display_name,
+       t.target_table, m.pending_key
+FROM job AS m
+JOIN job_type AS t ON t.name = m.job_type
+JOIN job AS p ON p.job_type = m.job_type AND p.pending_key = m.pending_key AND p.id <> m.id
+WHERE m.id = ANY($1::bigint[]) AND m.pending_key IS NOT NULL AND m.status NOT IN (0, 1, 4)
+  AND (p.status IN (0, 1, 4) OR (p.id = ANY($1::bigint[]) AND p.id < m.id))
+ORDER BY m.id, p.id
+LIMIT 1
+
 -- name: job_notification_list
 SELECT n.id, n.recipient, n.subject, n.body,
        (extract(epoch FROM n.date_created) * 1000000)::bigint AS date_created_us

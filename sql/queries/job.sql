@@ -21,70 +21,18 @@ coalesce(j.log, '') AS log,
 (extract(epoch FROM j.date_finished) * 1000000)::bigint AS date_finished_us,
 j.json_data
 
--- name: job_insert
-INSERT INTO job (job_type, requester, reason, priority, scheduled_start, max_retries, json_data)
-VALUES ($1, $2, $3, $4, $5::timestamptz, $6, coalesce($7::jsonb, '{}'::jsonb))
-RETURNING id
+-- name: job_enqueue
+-- One job of type $1 (sql/migrations/0011: every rule of an enqueue): target
+-- $2 (NULL for a type without a table), metadata $3, start $4, priority $5,
+-- max_retries $6 (NULL: the type's), requester $7, reason $8.
+SELECT jobrunner_enqueue($1, $2::bigint, $3::jsonb, $4::timestamptz, $5::integer, $6::integer,
+                         $7::text, $8::text) AS id
 
--- name: type_row_insert
--- The type's own row of job $1: target $2, type code $3, metadata $4.
-INSERT INTO {{type_table}} (job, {{target_column}}, job_type, json_data)
-VALUES ($1, $2, $3, $4::jsonb)
-
--- name: enqueue_lock
--- Serialises enqueues of type $1 for target $2 (text) until the end of the
--- transaction, so that type_row_pending cannot race.
-SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))
-
--- name: enqueue_lock_many
--- The locks of enqueue_lock for every target of $2, taken in the order of
--- $2 (the caller sorts it) so that two batches cannot deadlock.
-SELECT count(pg_advisory_xact_lock(hashtext($1), hashtext(t::text)))
-FROM unnest($2::bigint[]) AS t
-
--- name: type_row_pending
--- A pending (WAITING, RUNNING or SUSPENDED) job of type code $2 for target
--- $1, if any.
-SELECT t.job FROM {{type_table}} AS t JOIN job AS j ON j.id = t.job
-WHERE t.{{target_column}} = $1 AND t.job_type = $2
-  AND j.status IN ({{WAITING}}, {{RUNNING}}, {{SUSPENDED}})
-LIMIT 1
-
--- name: type_row_pending_many
--- The same for any of the targets $1: one pending job and its target.
-SELECT t.{{target_column}} AS target, t.job FROM {{type_table}} AS t JOIN job AS j ON j.id = t.job
-WHERE t.{{target_column}} = ANY($1::bigint[]) AND t.job_type = $2
-  AND j.status IN ({{WAITING}}, {{RUNNING}}, {{SUSPENDED}})
-LIMIT 1
-
--- name: target_missing
--- One of the targets $1 that does not exist, if any.
-SELECT wanted.id FROM unnest($1::bigint[]) AS wanted(id)
-WHERE NOT EXISTS (SELECT 1 FROM {{target_table}} AS target WHERE target.id = wanted.id)
-LIMIT 1
-
--- name: job_insert_many
--- Bulk enqueue of type $1 (type code $9): one job and one type row per
--- element of the arrays $2 (targets) to $8, in one statement; returns the
--- ids in the order of the arrays. Ids are drawn first, so both inserts and
--- the result line up with the requests by their ordinal n. The foreign key
--- from the type row to job is checked at the end of the statement, when
--- both inserts are done.
-WITH input AS MATERIALIZED (
-    SELECT nextval(pg_get_serial_sequence('job', 'id')) AS id, r.*
-    FROM unnest($2::bigint[], $3::jsonb[], $4::text[], $5::integer[], $6::smallint[],
-                $7::text[], $8::text[])
-         WITH ORDINALITY AS r(target, metadata, scheduled_start, max_retries, priority,
-                              requester, reason, n)
-), jobs AS (
-    INSERT INTO job (id, job_type, requester, reason, priority, scheduled_start, max_retries)
-    SELECT id, $1, requester, reason, priority, scheduled_start::timestamptz, max_retries
-    FROM input ORDER BY n
-), typed AS (
-    INSERT INTO {{type_table}} (job, {{target_column}}, job_type, json_data)
-    SELECT id, target, $9, metadata FROM input ORDER BY n
-)
-SELECT id FROM input ORDER BY n
+-- name: job_enqueue_many
+-- The jobs of type $1 described by the JSON array $2, all or none; their ids
+-- in the order of $2.
+SELECT u.id FROM unnest(jobrunner_enqueue_many($1, $2::jsonb)) WITH ORDINALITY AS u(id, n)
+ORDER BY u.n
 
 -- name: type_row_load
 -- The type rows of the jobs $1: target, type code and metadata.

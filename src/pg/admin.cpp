@@ -139,6 +139,39 @@ std::vector<Job> find_jobs(Transaction& tx, const JobMatch& match, JobOrder orde
   return jobs;
 }
 
+namespace {
+
+bool is_pending(JobStatus status) {
+  return status == JobStatus::waiting || status == JobStatus::running ||
+         status == JobStatus::suspended;
+}
+
+// The one-pending rule (job__one_pending__idx): a move must not make a job
+// pending beside another pending job of its type and target.
+void refuse_second_pending(Transaction& tx, const std::vector<JobMove>& moves,
+                           const MoveRequest& request) {
+  std::vector<std::int64_t> ids;
+  ids.reserve(moves.size());
+  for (const auto& m : moves) ids.push_back(m.id);
+  const auto rows = tx.exec(query("job_move_pending_conflict"), to_array_param(ids));
+  if (rows.empty()) return;
+  const auto& row = rows.front();
+  const auto from = status_from_code(static_cast<int>(row.integer("status")));
+  std::string what = "a " + row.text("display_name");
+  if (!row.is_null("target_table")) {
+    what += " for " + row.text("target_table") + " " + row.text("pending_key");
+  }
+  auto message = "job " + row.text("id") + " is " + std::string(to_string(*from)) + ": " +
+                 request.verb + " refused, " + what +
+                 (row.boolean("pending_now") ? " is already pending (job " + row.text("pending") + ")"
+                                             : " would be pending twice (job " + row.text("pending") +
+                                                   " is moved too)");
+  if (moves.size() > 1) message += "; no job was changed";
+  throw JobMoveRefused(row.integer("id"), *from, request.to, message);
+}
+
+}  // namespace
+
 std::vector<JobMove> move_jobs(Transaction& tx, const JobMatch& match, const MoveRequest& request) {
   std::vector<Job> jobs;
   for (const auto& row : exec_match(tx, match, "ORDER BY j.id\nFOR UPDATE OF j", std::nullopt)) {
@@ -176,7 +209,15 @@ std::vector<JobMove> move_jobs(Transaction& tx, const JobMatch& match, const Mov
     moves.push_back(JobMove{job.id, job.job_type, job.status, request.to});
   }
   if (moves.empty()) return moves;
-  tx.exec(query("job_move"), lines, static_cast<int>(request.to), request.reason, kJobLogLimit);
+  if (is_pending(request.to)) refuse_second_pending(tx, moves, request);
+  try {
+    tx.exec(query("job_move"), lines, static_cast<int>(request.to), request.reason, kJobLogLimit);
+  } catch (const SqlError& e) {
+    // A job of the same type and target enqueued since the check above.
+    if (e.sqlstate() != sqlstate::unique_violation) throw;
+    throw DuplicateJob(request.verb + " refused: a job of the same type and target became "
+                       "pending meanwhile (" + e.what() + "); no job was changed");
+  }
   return moves;
 }
 

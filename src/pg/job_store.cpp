@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <regex>
 
 #include "job_row.hpp"
 #include "queries.hpp"
@@ -92,55 +93,72 @@ ErrorReport error_report_from_row(const Row& row) {
 
 JobStore::JobStore(JobTypeSpec spec)
     : spec_(std::move(spec)),
-      type_row_insert_sql_(type_query("type_row_insert", spec_)),
-      type_row_pending_sql_(type_query("type_row_pending", spec_)),
-      type_row_pending_many_sql_(type_query("type_row_pending_many", spec_)),
-      target_missing_sql_(type_query("target_missing", spec_)),
-      job_insert_many_sql_(type_query("job_insert_many", spec_)),
       type_row_load_sql_(type_query("type_row_load", spec_)),
       job_claim_with_type_row_sql_(type_query("job_claim_with_type_row", spec_)) {}
 
-void JobStore::check(const EnqueueRequest& request) const {
-  if (!request.metadata.is_object()) {
-    throw BadInput("the metadata of a " + spec_.display_name + " must be a JSON object, not " +
-                   std::string(request.metadata.type_name()));
-  }
-  if (request.max_retries && *request.max_retries < 0) {
-    throw BadInput("max_retries must be 0 or more, not " + std::to_string(*request.max_retries));
-  }
+namespace {
+
+// The JSON object of one job, as jobrunner_enqueue_many() reads it.
+nlohmann::json enqueue_element(const JobTypeSpec& spec, const EnqueueRequest& r) {
+  nlohmann::json job = {{"metadata", r.metadata}, {"priority", r.priority}};
+  if (!spec.table.empty()) job["target"] = r.target_id;
+  if (r.scheduled_start) job["scheduled_start"] = *r.scheduled_start;
+  if (r.max_retries) job["max_retries"] = *r.max_retries;
+  if (r.requester) job["requester"] = *r.requester;
+  if (r.reason) job["reason"] = *r.reason;
+  return job;
 }
 
-std::string JobStore::no_target_message(std::int64_t target_id) const {
-  return "there is no " + spec_.target_table + " with id " + std::to_string(target_id);
+// A refusal of jobrunner_enqueue_many() (sql/migrations/0011) as the store's
+// error: its SQLSTATE picks the class, and the elements it names ("job 3 of
+// 10: ...", "(job 2 of 10)") are renamed by `name` (their index from 0).
+[[noreturn]] void rethrow_refusal(const SqlError& e, std::size_t count,
+                                  const std::function<std::string(std::size_t)>& name) {
+  const auto& state = e.sqlstate();
+  const bool bad_input = state.starts_with("22") || state == "23502" ||
+                         state == sqlstate::foreign_key_violation;
+  const bool duplicate = state == sqlstate::unique_violation;
+  if (!bad_input && !duplicate && state != sqlstate::undefined_object) throw;
+  std::string message = e.what();
+  if (const auto at = message.find("ERROR:  "); at != std::string::npos) {
+    message.erase(0, at + 8);
+  }
+  if (name) {
+    static const std::regex kElement("job ([0-9]+) of ([0-9]+)");
+    std::smatch m;
+    std::string renamed;
+    auto rest = message;
+    while (std::regex_search(rest, m, kElement) && std::stoul(m[2].str()) == count) {
+      renamed += m.prefix().str() + name(std::stoul(m[1].str()) - 1);
+      rest = m.suffix().str();
+    }
+    message = renamed + rest;
+    // A call with one job names none: name it as the caller does.
+    if (count == 1 && state != sqlstate::undefined_object) message = name(0) + ": " + message;
+  }
+  if (duplicate) throw DuplicateJob(message);
+  if (bad_input) throw BadInput(message);
+  throw ConfigError(message);
 }
+
+}  // namespace
 
 std::int64_t JobStore::enqueue(Transaction& tx, const EnqueueRequest& request) const {
-  check(request);
-  if (spec_.one_pending_per_target) {
-    // Serialises enqueues for one target so the check below cannot race.
-    tx.exec(query("enqueue_lock"), spec_.name, std::to_string(request.target_id));
-    auto pending = tx.exec(type_row_pending_sql_, request.target_id, spec_.type_code);
-    if (!pending.empty()) {
-      throw DuplicateJob("a " + spec_.display_name + " for " + spec_.target_table + " " +
-                         std::to_string(request.target_id) + " is already pending (job " +
-                         pending.front().text("job") + ")");
-    }
-  }
   try {
-    auto rows = tx.exec(query("job_insert"), spec_.name, request.requester, request.reason,
-                        request.priority, request.scheduled_start,
-                        request.max_retries.value_or(spec_.default_max_retries), std::nullopt);
-    const auto id = rows.front().integer("id");
-    tx.exec(type_row_insert_sql_, id, request.target_id, spec_.type_code, request.metadata);
-    return id;
+    std::optional<std::int64_t> target;
+    if (!spec_.table.empty()) target = request.target_id;
+    return tx.exec(query("job_enqueue"), spec_.name, target, request.metadata,
+                   request.scheduled_start, request.priority, request.max_retries,
+                   request.requester, request.reason)
+        .front()
+        .integer("id");
   } catch (const SqlError& e) {
-    if (e.sqlstate() == sqlstate::foreign_key_violation) {
-      throw BadInput(no_target_message(request.target_id));
+    // The one cast outside the function: the start time, from text.
+    if (e.sqlstate() == "22007" || e.sqlstate() == "22008") {
+      throw BadInput("invalid start time '" + request.scheduled_start.value_or("") + "': " +
+                     e.what());
     }
-    if (sqlstate::is_bad_time_input(e.sqlstate())) {
-      throw BadInput("invalid start time '" + request.scheduled_start.value_or("") + "': " + e.what());
-    }
-    throw;
+    rethrow_refusal(e, 1, {});
   }
 }
 
@@ -152,69 +170,12 @@ std::vector<std::int64_t> JobStore::enqueue_many(
     if (name_of) return name_of(index);
     return "job " + std::to_string(index + 1) + " of " + std::to_string(requests.size());
   };
-  // The first request about each target, in target order.
-  std::map<std::int64_t, std::size_t> first_for_target;
-  std::vector<std::int64_t> targets;
-  std::vector<nlohmann::json> metadata;
-  std::vector<std::optional<std::string>> starts, requesters, reasons;
-  std::vector<int> max_retries, priorities;
-  for (std::size_t i = 0; i < requests.size(); ++i) {
-    const auto& r = requests[i];
-    try {
-      check(r);
-    } catch (const BadInput& e) {
-      throw BadInput(name(i) + ": " + e.what());
-    }
-    const auto [first, inserted] = first_for_target.emplace(r.target_id, i);
-    if (!inserted && spec_.one_pending_per_target) {
-      throw DuplicateJob(name(i) + ": a " + spec_.display_name + " for " + spec_.target_table +
-                         " " + std::to_string(r.target_id) + " is already pending (" +
-                         name(first->second) + ")");
-    }
-    targets.push_back(r.target_id);
-    metadata.push_back(r.metadata);
-    starts.push_back(r.scheduled_start);
-    max_retries.push_back(r.max_retries.value_or(spec_.default_max_retries));
-    priorities.push_back(r.priority);
-    requesters.push_back(r.requester);
-    reasons.push_back(r.reason);
-  }
-  std::vector<std::int64_t> distinct;
-  for (const auto& [target, index] : first_for_target) distinct.push_back(target);
-  const auto distinct_param = to_array_param(distinct);
-  if (auto missing = tx.exec(target_missing_sql_, distinct_param); !missing.empty()) {
-    const auto target = missing.front().integer("id");
-    throw BadInput(name(first_for_target.at(target)) + ": " + no_target_message(target));
-  }
-  if (spec_.one_pending_per_target) {
-    // The same locks as enqueue(), taken in target order so that two batches
-    // cannot deadlock.
-    tx.exec(query("enqueue_lock_many"), spec_.name, distinct_param);
-    auto pending = tx.exec(type_row_pending_many_sql_, distinct_param, spec_.type_code);
-    if (!pending.empty()) {
-      const auto target = pending.front().integer("target");
-      throw DuplicateJob(name(first_for_target.at(target)) + ": a " + spec_.display_name +
-                         " for " + spec_.target_table + " " + std::to_string(target) +
-                         " is already pending (job " + pending.front().text("job") + ")");
-    }
-  }
+  nlohmann::json jobs = nlohmann::json::array();
+  for (const auto& r : requests) jobs.push_back(enqueue_element(spec_, r));
   try {
-    return ids_in(tx.exec(job_insert_many_sql_, spec_.name, to_array_param(targets),
-                          to_array_param(metadata), to_array_param(starts),
-                          to_array_param(max_retries), to_array_param(priorities),
-                          to_array_param(requesters), to_array_param(reasons), spec_.type_code),
-                  "id");
+    return ids_in(tx.exec(query("job_enqueue_many"), spec_.name, jobs), "id");
   } catch (const SqlError& e) {
-    // Only the start times are cast from text here; the targets were checked
-    // above, unless one was deleted since.
-    if (sqlstate::is_bad_time_input(e.sqlstate())) {
-      throw BadInput(std::string("invalid start time in the batch: ") + e.what());
-    }
-    if (e.sqlstate() == sqlstate::foreign_key_violation) {
-      throw BadInput("a " + spec_.target_table + " named in the batch was deleted meanwhile: " +
-                     e.what());
-    }
-    throw;
+    rethrow_refusal(e, requests.size(), name);
   }
 }
 

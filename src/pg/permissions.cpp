@@ -24,6 +24,34 @@ std::string trim(std::string_view s) {
 const std::regex kName("[a-z_][a-z0-9_]*");
 const std::set<std::string> kPrivileges = {"SELECT", "INSERT", "UPDATE", "DELETE"};
 
+std::string upper(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return text;
+}
+
+// `function schema.name = EXECUTE`
+FunctionGrant parse_function_grant(int number, const std::string& target,
+                                   const std::string& privileges) {
+  const auto dot = target.find('.');
+  if (dot == std::string::npos) reject(number, "'function " + target + "' must be function schema.name");
+  FunctionGrant grant{target.substr(0, dot), target.substr(dot + 1), {}};
+  if (!std::regex_match(grant.schema, kName) || !std::regex_match(grant.name, kName)) {
+    reject(number, "'" + target + "' is not a valid schema.function name");
+  }
+  std::istringstream in(privileges);
+  std::string privilege;
+  while (std::getline(in, privilege, ',')) {
+    privilege = upper(trim(privilege));
+    if (privilege != "EXECUTE") {
+      reject(number, "unknown function privilege '" + privilege + "' (use EXECUTE)");
+    }
+    grant.privileges.push_back(privilege);
+  }
+  if (grant.privileges.empty()) reject(number, "no privileges listed for function " + target);
+  return grant;
+}
+
 }  // namespace
 
 std::vector<RoleGrants> parse_security_config(std::string_view text) {
@@ -45,7 +73,12 @@ std::vector<RoleGrants> parse_security_config(std::string_view text) {
     if (roles.empty()) reject(number, "a grant must follow a [role] header");
     const auto eq = line.find('=');
     if (eq == std::string::npos) reject(number, "expected schema.table = PRIVILEGE, ...");
-    const auto target = trim(std::string_view(line).substr(0, eq));
+    auto target = trim(std::string_view(line).substr(0, eq));
+    if (target.starts_with("function ")) {
+      roles.back().functions.push_back(parse_function_grant(
+          number, trim(std::string_view(target).substr(9)), line.substr(eq + 1)));
+      continue;
+    }
     const auto dot = target.find('.');
     if (dot == std::string::npos) reject(number, "'" + target + "' must be schema.table");
     TableGrant grant{target.substr(0, dot), target.substr(dot + 1), {}};
@@ -55,9 +88,7 @@ std::vector<RoleGrants> parse_security_config(std::string_view text) {
     std::istringstream privileges(line.substr(eq + 1));
     std::string privilege;
     while (std::getline(privileges, privilege, ',')) {
-      privilege = trim(privilege);
-      std::transform(privilege.begin(), privilege.end(), privilege.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+      privilege = upper(trim(privilege));
       if (!kPrivileges.contains(privilege)) {
         reject(number, "unknown privilege '" + privilege + "' (use SELECT, INSERT, UPDATE, DELETE)");
       }
@@ -80,6 +111,7 @@ std::vector<RoleGrants> merge_security_configs(
         out.push_back(role);
       } else {
         it->tables.insert(it->tables.end(), role.tables.begin(), role.tables.end());
+        it->functions.insert(it->functions.end(), role.functions.begin(), role.functions.end());
       }
     }
   }
@@ -104,10 +136,12 @@ PermissionsReport apply_permissions(Connection& conn, const std::vector<RoleGran
     }
     std::set<std::string> schemas;
     for (const auto& table : role.tables) schemas.insert(table.schema);
+    for (const auto& function : role.functions) schemas.insert(function.schema);
     for (const auto& schema : schemas) {
       const auto quoted_schema = tx.quote_name(schema);
       tx.exec_script("REVOKE ALL ON ALL TABLES IN SCHEMA " + quoted_schema + " FROM " + quoted_role);
       tx.exec_script("REVOKE ALL ON ALL SEQUENCES IN SCHEMA " + quoted_schema + " FROM " + quoted_role);
+      tx.exec_script("REVOKE ALL ON ALL FUNCTIONS IN SCHEMA " + quoted_schema + " FROM " + quoted_role);
       tx.exec_script("GRANT USAGE ON SCHEMA " + quoted_schema + " TO " + quoted_role);
     }
     for (const auto& table : role.tables) {
@@ -144,6 +178,24 @@ PermissionsReport apply_permissions(Connection& conn, const std::vector<RoleGran
           tx.exec_script("GRANT USAGE ON SEQUENCE " + row.text("sequence") + " TO " + quoted_role);
         }
       }
+    }
+    for (const auto& function : role.functions) {
+      // Every signature of the name; each as its regprocedure, which the
+      // catalog quotes where it must.
+      const auto signatures = tx.exec(
+          "SELECT p.oid::regprocedure::text AS signature FROM pg_proc AS p"
+          " JOIN pg_namespace AS n ON n.oid = p.pronamespace"
+          " WHERE n.nspname = $1 AND p.proname = $2 ORDER BY p.oid",
+          function.schema, function.name);
+      if (signatures.empty()) {
+        throw ConfigError("cannot grant EXECUTE on function " + function.schema + "." +
+                          function.name + " to " + role.role +
+                          ": there is no such function (run jobctl db upgrade first?)");
+      }
+      for (const auto& row : signatures) {
+        tx.exec_script("GRANT EXECUTE ON FUNCTION " + row.text("signature") + " TO " + quoted_role);
+      }
+      ++report.grants;
     }
   }
   tx.commit();

@@ -1,11 +1,13 @@
 #pragma once
-// The SQLSTATEs the store turns into BadInput, in one place.
+// The SQLSTATEs the store turns into its own errors, in one place.
 
 #include <string_view>
 
 namespace jobrunner::pg::sqlstate {
 
 inline constexpr std::string_view foreign_key_violation = "23503";
+inline constexpr std::string_view unique_violation = "23505";
+inline constexpr std::string_view undefined_object = "42704";
 
 // A time or interval PostgreSQL cannot read (--at, filters).
 inline bool is_bad_time_input(std::string_view state) {

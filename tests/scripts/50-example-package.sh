@@ -12,7 +12,8 @@
 #     jobctl, which finds the installed bar package (and, on a second
 #     database, the package named with --migrations-dir alone); db permissions;
 #  4. enqueue BarJobs with jobctl enqueue bar --target N and --bar N, and with
-#     SELECT jobrunner_enqueue('bar', N) from psql as the enqueuer role;
+#     SELECT jobrunner_enqueue('bar', N) (and jobrunner_enqueue_many) from
+#     psql as the enqueuer role; a second pending job for a bar is refused;
 #  5. run run-bar-jobs as the runner role, then check in the database that
 #     every job is COMPLETED and did its work exactly once (a second run, of
 #     the pkg-config build, finds nothing to do); jobctl list and show.
@@ -189,20 +190,22 @@ job_c=$(enqueue --bar "${bars[2]}" --json '{"coats": 3}') || fail "jobctl enqueu
 duplicate=0
 enqueue --bar "${bars[1]}" >/dev/null || duplicate=$?
 ((duplicate == 65)) || fail "a second pending BarJob for bar ${bars[1]}: expected exit 65, got $duplicate"
-enqueued=3
 # From SQL, as an application connects: the enqueuer role of bar.cfg.
-if [[ "$(q "SELECT to_regproc('jobrunner_enqueue') IS NOT NULL")" == t ]]; then
-  as_enqueuer() { psql -X -q -At -v ON_ERROR_STOP=1 -U jobrunner_bar_enqueuer -d "$db" -c "$1"; }
-  job_d=$(as_enqueuer "SELECT jobrunner_enqueue('bar', ${bars[3]})") ||
-    fail "SELECT jobrunner_enqueue('bar', ${bars[3]}) as jobrunner_bar_enqueuer failed"
-  job_e=$(as_enqueuer "SELECT jobrunner_enqueue('bar', ${bars[4]}, '{\"coats\": 4}')") ||
-    fail "SELECT jobrunner_enqueue('bar', ${bars[4]}, ...) as jobrunner_bar_enqueuer failed"
-  [[ "$job_d" =~ ^[0-9]+$ && "$job_e" =~ ^[0-9]+$ ]] || fail "jobrunner_enqueue returned '$job_d', '$job_e'"
-  enqueued=5
-  say "enqueued BarJobs $job_a, $job_b, $job_c with jobctl (--target, --bar) and $job_d, $job_e with SELECT jobrunner_enqueue() as jobrunner_bar_enqueuer"
-else
-  say "enqueued BarJobs $job_a, $job_b, $job_c with jobctl (--target, --bar); jobrunner_enqueue() is not in this tree yet: SQL step skipped"
+as_enqueuer() { psql -X -q -At -v ON_ERROR_STOP=1 -U jobrunner_bar_enqueuer -d "$db" -c "$1"; }
+job_d=$(as_enqueuer "SELECT jobrunner_enqueue('bar', ${bars[3]})" 2>>"$work/enqueue.log") ||
+  fail "SELECT jobrunner_enqueue('bar', ${bars[3]}) as jobrunner_bar_enqueuer failed"
+job_e=$(as_enqueuer "SELECT jobrunner_enqueue('bar', ${bars[4]}, '{\"coats\": 4}')" 2>>"$work/enqueue.log") ||
+  fail "SELECT jobrunner_enqueue('bar', ${bars[4]}, ...) as jobrunner_bar_enqueuer failed"
+job_f=$(as_enqueuer "SELECT (jobrunner_enqueue_many('bar', '[{\"target\": ${bars[5]}, \"metadata\": {\"coats\": 5}}]'))[1]" 2>>"$work/enqueue.log") ||
+  fail "SELECT jobrunner_enqueue_many('bar', ...) as jobrunner_bar_enqueuer failed"
+[[ "$job_d $job_e $job_f" =~ ^[0-9]+\ [0-9]+\ [0-9]+$ ]] || fail "the enqueue functions returned '$job_d', '$job_e', '$job_f'"
+if as_enqueuer "SELECT jobrunner_enqueue('bar', ${bars[3]})" >/dev/null 2>"$work/duplicate-sql.err"; then
+  fail "SELECT jobrunner_enqueue('bar', ${bars[3]}) a second time was not refused"
 fi
+grep -q "already pending (job $job_d)" "$work/duplicate-sql.err" ||
+  fail "a second pending BarJob from SQL: expected 'already pending (job $job_d)', got: $(cat "$work/duplicate-sql.err")"
+enqueued=6
+say "enqueued BarJobs $job_a, $job_b, $job_c with jobctl (--target, --bar; a second one for a bar exits 65), $job_d, $job_e, $job_f with jobrunner_enqueue() and jobrunner_enqueue_many() as jobrunner_bar_enqueuer (a second one: refused)"
 [[ "$(q "SELECT count(*) FROM job WHERE job_type = 'bar' AND status = 0")" == "$enqueued" ]] ||
   fail "expected $enqueued WAITING BarJobs"
 

@@ -96,7 +96,8 @@ struct MoveRequest {
 // Locks every matching job (in id order) and moves all of them, or none:
 // NotFound for an id that does not exist, JobMoveRefused (an
 // InvalidTransition) naming the first job whose state the request does not
-// move. Returns the moves, in id order; empty when nothing matches. Writes
+// move, or that the move would make a second pending job of its type and
+// target (the one-pending rule; the message names the pending job). Returns the moves, in id order; empty when nothing matches. Writes
 // in the caller's transaction (job_match ... FOR UPDATE, job_move).
 std::vector<JobMove> move_jobs(Transaction& tx, const JobMatch& match, const MoveRequest& request);
 

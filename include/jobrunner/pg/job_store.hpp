@@ -23,7 +23,7 @@ namespace jobrunner::pg {
 
 struct EnqueueRequest {
   std::int64_t target_id = 0;  // e.g. the foo's id
-  nlohmann::json metadata = nlohmann::json::object();
+  nlohmann::json metadata = nlohmann::json::object();  // an object; null means {}
   // Parsed by PostgreSQL as timestamptz (ISO 8601, or 'now', ...).
   std::optional<std::string> scheduled_start;
   std::optional<int> max_retries;  // default: the type's
@@ -40,19 +40,21 @@ class JobStore {
   explicit JobStore(JobTypeSpec spec);
   const JobTypeSpec& spec() const noexcept { return spec_; }
 
-  // Inserts the job and its type row; returns the job id. Throws BadInput
+  // Inserts the job and its type row with jobrunner_enqueue() (SQL, which
+  // applies every rule: docs/enqueue-from-sql.md); returns the job id. The
+  // type's registry row gives the default max_retries. Throws BadInput
   // (metadata not an object, unknown target, bad scheduled_start,
-  // negative max_retries) or DuplicateJob (a pending job of this type already
-  // exists for the target) and writes nothing then.
+  // negative max_retries, priority out of range), DuplicateJob (a pending
+  // job of this type already exists for the target) or ConfigError (the
+  // type is not registered), and writes nothing then.
   [[nodiscard]] std::int64_t enqueue(Transaction& tx, const EnqueueRequest& request) const;
 
-  // Bulk enqueue: inserts all the jobs and their type rows in one statement
-  // (plus a check that the targets exist and, for types with one pending
-  // job per target, a pending check) and returns their ids in the order of
-  // `requests`. All or nothing: the same errors as enqueue(), prefixed with
-  // the name of the first offending request (`name_of(index)`, by default
-  // "job <index + 1> of <n>"), and nothing written then. Daemons get one
-  // notification for the whole batch.
+  // Bulk enqueue with jobrunner_enqueue_many(): one statement, no lock per
+  // target; returns the ids in the order of `requests`. All or nothing: the
+  // same errors as enqueue(), prefixed with the name of the first offending
+  // request (`name_of(index)`, by default "job <index + 1> of <n>"; a
+  // duplicate within the batch names the earlier request too), and nothing
+  // written then. Daemons get one notification for the whole batch.
   [[nodiscard]] std::vector<std::int64_t> enqueue_many(
       Transaction& tx, const std::vector<EnqueueRequest>& requests,
       const std::function<std::string(std::size_t)>& name_of = {}) const;
@@ -132,17 +134,10 @@ class JobStore {
 
  private:
   std::vector<Job> load(Transaction& tx, Rows rows) const;
-  void check(const EnqueueRequest& request) const;
-  std::string no_target_message(std::int64_t target_id) const;
 
   JobTypeSpec spec_;
   // The blocks of sql/queries/job.sql that name the type's tables, for this
   // type (type_query), each named after its block.
-  std::string type_row_insert_sql_;
-  std::string type_row_pending_sql_;
-  std::string type_row_pending_many_sql_;
-  std::string target_missing_sql_;
-  std::string job_insert_many_sql_;
   std::string type_row_load_sql_;
   std::string job_claim_with_type_row_sql_;
 };

@@ -16,9 +16,18 @@ struct TableGrant {
   std::vector<std::string> privileges;  // SELECT, INSERT, UPDATE, DELETE
 };
 
+// `function schema.name = EXECUTE`: every function of that name (all its
+// signatures), e.g. public.jobrunner_enqueue.
+struct FunctionGrant {
+  std::string schema;
+  std::string name;
+  std::vector<std::string> privileges;  // EXECUTE
+};
+
 struct RoleGrants {
   std::string role;
   std::vector<TableGrant> tables;
+  std::vector<FunctionGrant> functions;
 };
 
 // Parses the security.cfg format; throws ConfigError naming the line.
@@ -38,8 +47,9 @@ struct PermissionsReport {
 };
 
 // In one transaction: creates missing roles (LOGIN, no password), revokes
-// every table and sequence privilege of each declared role in the schemas the
-// file names, then grants what is declared (plus USAGE on those schemas).
+// every table, sequence and function privilege of each declared role in the
+// schemas the file names, then grants what is declared (plus USAGE on those
+// schemas). A function grant names no function that exists: ConfigError.
 PermissionsReport apply_permissions(Connection& conn, const std::vector<RoleGrants>& config);
 
 }  // namespace jobrunner::pg
