@@ -16,7 +16,8 @@ namespace {
 
 constexpr int kConfig = 78;
 
-// BarJob's package, as docs/implementing-a-job-type.md writes it.
+// A BarJob package, a smaller one than examples/bar-job's (which
+// tests/scripts/50-example-package.sh builds, installs and runs).
 constexpr auto kBarPatch = R"sql(-- BarJob: jobs that polish a Bar.
 -- requires: jobrunner 0010
 CREATE TABLE bar (
