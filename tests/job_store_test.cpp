@@ -151,7 +151,7 @@ TEST_F(JobStoreTest, a_claim_returns_each_jobs_type_row_and_one_without_it_has_n
   EXPECT_EQ(jobs[0].type_code, foo::foo_job_type().spec.type_code);
   EXPECT_EQ(jobs[0].metadata, (nlohmann::json{{"work_ms", 7}}));
   EXPECT_EQ(jobs[1].id, without_row) << "claimed all the same: running it reports the missing row";
-  EXPECT_EQ(jobs[1].target_id, 0);
+  EXPECT_FALSE(jobs[1].target_id);
 }
 
 TEST_F(JobStoreTest, each_claim_takes_a_fresh_lease_token) {
@@ -527,7 +527,7 @@ TEST_F(JobStoreTest, lock_expired_returns_only_running_jobs_of_its_type_with_exp
   const auto found = store.lock_expired(tx, 100);
   ASSERT_EQ(ids_of(found), std::vector<std::int64_t>{expired});
   EXPECT_EQ(found[0].status, JobStatus::running);
-  EXPECT_NE(found[0].target_id, 0);
+  EXPECT_TRUE(found[0].target_id);
 }
 
 // ---- Enqueue ---------------------------------------------------------------

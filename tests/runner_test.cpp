@@ -64,7 +64,7 @@ class RunnerTest : public DatabaseTest {
   RunnerTest() : conn(db.connect()) {}
 
   std::int64_t enqueue(pg::EnqueueRequest request = {}) {
-    if (request.target_id == 0) request.target_id = db.make_foo();
+    if (!request.target_id) request.target_id = db.make_foo();
     auto tx = conn.begin();
     const auto id = store.enqueue(tx, request);
     tx.commit();

@@ -17,7 +17,7 @@ namespace jobrunner::foo {
 
 void DoFooJob::run(pg::Statements& db) {
   const Job& j = job();
-  if (j.target_id == 0) {
+  if (!j.target_id) {
     throw std::runtime_error("job " + std::to_string(j.id) + " has no foojob row");
   }
   const auto& meta = j.metadata;
@@ -44,7 +44,7 @@ void DoFooJob::run(pg::Statements& db) {
     std::this_thread::sleep_for(std::chrono::milliseconds(work_ms));
   }
   // The job's own work, in the job's transaction.
-  db.exec("INSERT INTO foo_frozzle (foo, job) VALUES ($1, $2)", j.target_id, j.id);
+  db.exec("INSERT INTO foo_frozzle (foo, job) VALUES ($1, $2)", *j.target_id, j.id);
 
   const auto outcome = meta.value("outcome", std::string("success"));
   const auto message = meta.value("message", "requested by the job's metadata (" + outcome + ")");
@@ -63,7 +63,7 @@ void DoFooJob::run(pg::Statements& db) {
 
 nlohmann::json DoFooJob::oops_vars() const {
   auto vars = RunnableJob::oops_vars();
-  vars["foo_id"] = job().target_id;
+  if (job().target_id) vars["foo_id"] = *job().target_id;
   vars["foo_job_type"] = "DO_FOO";
   return vars;
 }

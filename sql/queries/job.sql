@@ -48,7 +48,9 @@ WHERE t.job = ANY($1::bigint[])
 -- UPDATE finds the locked rows by id = ANY(ARRAY(...)), an index scan of
 -- the primary key: joined to the CTE, the planner hashes it against a scan
 -- of the whole table once the table holds some 10,000 rows (docs/performance.md,
--- "Cheaper rows").
+-- "Cheaper rows"). JobStore::claim runs it as it is for a type without a
+-- table of its own (the job row is the whole job), and within
+-- job_claim_with_type_row for a type with one.
 WITH ready AS (
     SELECT id FROM job
     WHERE job_type = $1 AND status = {{WAITING}}

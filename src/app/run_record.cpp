@@ -8,7 +8,10 @@ namespace jobrunner::app {
 
 RunRecord::RunRecord(std::string conninfo, const JobTypeSpec& spec, std::string hostname, int pid)
     : conninfo_(std::move(conninfo)),
-      store_(spec),
+      // The record needs only the type's name (runner_run, the cron lock):
+      // a spec whose tables are wrong is refused later, with exit 78, by
+      // check_job_type_spec() inside the run.
+      store_(JobTypeSpec{.name = spec.name, .display_name = spec.display_name}),
       hostname_(std::move(hostname)),
       pid_(pid) {}
 

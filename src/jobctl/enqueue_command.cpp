@@ -57,15 +57,16 @@ std::optional<std::pair<std::string, std::string>> target_flag_of(
 }
 
 // The target of --NAME ID, once the type is known: NAME must be the type's
-// target column (--foo for foo).
+// target column (--foo for foo). A type without a table takes no target.
 std::int64_t target_from_flag(const std::pair<std::string, std::string>& flag,
                               const pg::RegisteredType& type) {
   const auto& [name, value] = flag;
-  if (name != type.spec.target_column) {
+  if (!type.has_table() || name != type.spec.target_column) {
     throw CLI::ExtrasError(
         "The following arguments were not expected: --" + name + " " + value + " (job type " +
-            type.spec.name + " takes --target ID" +
-            (type.spec.target_column.empty() ? "" : " or --" + type.spec.target_column + " ID") +
+            type.spec.name +
+            (type.has_table() ? " takes --target ID or --" + type.spec.target_column + " ID"
+                              : " has no table of its own, so its jobs take no target") +
             ")",
         CLI::ExitCodes::ExtrasError);
   }
@@ -101,7 +102,7 @@ struct Item {
 
 Item item_from_options(const EnqueueOptions& o) {
   Item item;
-  item.request.target_id = *o.target;
+  item.request.target_id = o.target;
   item.request.metadata = parse_metadata(o.json.value_or("{}"));
   item.request.max_retries = o.max_retries;
   item.request.priority = o.priority;
@@ -112,8 +113,9 @@ Item item_from_options(const EnqueueOptions& o) {
   return item;
 }
 
-// A line such as {"foo": 12, "json": {...}, "in": "5m", "priority": 0}. The
-// command line's options are the defaults of every line.
+// A line such as {"foo": 12, "json": {...}, "in": "5m", "priority": 0} (no
+// target for a type without a table). The command line's options are the
+// defaults of every line.
 Item item_from_line(const std::string& text, int number, const JobTypeSpec& spec,
                     const EnqueueOptions& defaults) {
   const std::string where = "line " + std::to_string(number) + ": ";
@@ -124,9 +126,12 @@ Item item_from_line(const std::string& text, int number, const JobTypeSpec& spec
   } catch (const nlohmann::json::parse_error& e) {
     throw fail("not valid JSON: " + std::string(e.what()));
   }
+  const std::string target_keys =
+      spec.has_table() ? "\"" + spec.target_column + "\" or \"target\", " : "";
   if (!value.is_object()) {
-    throw fail("expected a JSON object like {\"" + spec.target_column + "\": 12}, not " +
-               std::string(value.type_name()));
+    throw fail(std::string("expected a JSON object like ") +
+               (spec.has_table() ? "{\"" + spec.target_column + "\": 12}" : "{\"json\": {}}") +
+               ", not " + std::string(value.type_name()));
   }
   Item item;
   item.line = number;
@@ -153,7 +158,7 @@ Item item_from_line(const std::string& text, int number, const JobTypeSpec& spec
     return v.get<std::string>();
   };
   for (const auto& [key, v] : value.items()) {
-    if (key == "target" || key == spec.target_column) {
+    if (spec.has_table() && (key == "target" || key == spec.target_column)) {
       if (has_target) throw fail("give \"" + spec.target_column + "\" or \"target\", not both");
       has_target = true;
       item.request.target_id = integer(v, key);
@@ -195,13 +200,16 @@ Item item_from_line(const std::string& text, int number, const JobTypeSpec& spec
       item.request.requester = text_or_null(v, key);
     } else if (key == "reason") {
       item.request.reason = text_or_null(v, key);
+    } else if (key == "target") {
+      throw fail("job type '" + spec.name + "' has no table of its own, so its jobs take no "
+                 "target: leave \"target\" out");
     } else {
-      throw fail("unknown key \"" + key + "\" (use \"" + spec.target_column +
-                 "\" or \"target\", \"json\", \"at\", \"in\", \"priority\", \"max_retries\", "
+      throw fail("unknown key \"" + key + "\" (use " + target_keys +
+                 "\"json\", \"at\", \"in\", \"priority\", \"max_retries\", "
                  "\"requester\", \"reason\")");
     }
   }
-  if (!has_target) throw fail("no \"" + spec.target_column + "\" (or \"target\"): which " +
+  if (spec.has_table() && !has_target) throw fail("no \"" + spec.target_column + "\" (or \"target\"): which " +
                               spec.target_table + " is the job about?");
   return item;
 }
@@ -223,9 +231,15 @@ std::vector<Item> read_lines(std::istream& in, const JobTypeSpec& spec,
 int enqueue(pg::Connection& conn, EnqueueOptions o, bool json) {
   const auto type = find_type(conn, o.type);
   if (o.target_flag) o.target = target_from_flag(*o.target_flag, type);
-  if (!type.has_table()) {
-    throw BadInput("job type '" + type.spec.name + "' has no table of its own; jobctl cannot "
-                   "enqueue such types yet");
+  // Usage errors that only the type's registry row can tell.
+  if (type.has_table() && !o.from && !o.target) {
+    throw CLI::RequiredError("--target ID (or the type's own flag, --" +
+                             type.spec.target_column + " ID), or --from FILE,");
+  }
+  if (!type.has_table() && o.target) {
+    throw CLI::ValidationError("--target", "job type '" + type.spec.name +
+                                               "' has no table of its own, so its jobs take no "
+                                               "target: leave --target out");
   }
   std::vector<Item> items;
   if (o.from) {
@@ -290,9 +304,11 @@ int enqueue(pg::Connection& conn, EnqueueOptions o, bool json) {
   } else {
     for (const auto id : ids) std::cout << id << '\n';
   }
-  if (ids.size() == 1) {
+  if (ids.size() == 1 && items.front().request.target_id) {
     spdlog::info("enqueued {} {} for {} {}", type.spec.display_name, ids.front(),
-                 type.spec.target_table, items.front().request.target_id);
+                 type.spec.target_table, *items.front().request.target_id);
+  } else if (ids.size() == 1) {
+    spdlog::info("enqueued {} {}", type.spec.display_name, ids.front());
   } else {
     spdlog::info("enqueued {} {}s", ids.size(), type.spec.display_name);
   }
@@ -306,16 +322,20 @@ void add_enqueue_command(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand(
       "enqueue",
       "Create one job of TYPE about a target (for foo: --foo ID), or many from JSON lines "
-      "(--from FILE, or --from - for stdin), all in one transaction. Refused if a job of that "
-      "type is already pending (WAITING, RUNNING, SUSPENDED) for the target. Prints the new "
-      "job ids, one per line.");
+      "(--from FILE, or --from - for stdin), all in one transaction. A type without a table "
+      "of its own (a nightly report) takes no target: its job is only metadata (--json). "
+      "Refused if a job of that type is already pending (WAITING, RUNNING, SUSPENDED) for the "
+      "target (for a type without a target: at all), when the type has the one-pending rule. "
+      "Prints the new job ids, one per line.");
   cmd->add_option("TYPE", o->type, "The job type, e.g. foo (one registered in the database)")
       ->required();
   // --foo ID and the like: the arguments CLI11 did not know, which reach
   // jobctl's main app (fallthrough; it allows extras for this command only).
   auto* target = cmd->add_option("--target", o->target,
-                                 "The id of what the job is about (e.g. a foo); the type's own "
-                                 "flag, --<target column> (--foo ID for foo), is an alias")
+                                 "The id of what the job is about (e.g. a foo), required for a "
+                                 "type with a table of its own and refused for one without; "
+                                 "the type's own flag, --<target column> (--foo ID for foo), "
+                                 "is an alias")
                      ->type_name("ID");
   auto* json = cmd->add_option("--json", o->json, "Metadata for the job, a JSON object (default {})")
                    ->type_name("DATA");
@@ -353,14 +373,16 @@ void add_enqueue_command(CLI::App& app, Context& ctx) {
   cmd->footer(
       "\nA line of --from: {\"foo\": 12, \"json\": {\"work_ms\": 100}, \"in\": \"5m\", "
       "\"priority\": 0, \"max_retries\": 3, \"requester\": \"alice\", \"reason\": \"...\"}\n"
-      "(\"target\" works for every type; \"at\": \"2026-12-01T08:00:00Z\" instead of \"in\"). "
+      "(\"target\" works for every type with a table; a type without one takes no target; "
+      "\"at\": \"2026-12-01T08:00:00Z\" instead of \"in\"). "
       "Blank lines are skipped. A bad line is reported by its number and nothing is written.\n"
       "\nExamples:\n"
       "  jobctl enqueue foo --foo 42 --json '{\"work_ms\": 100}' --max-retries 5\n"
       "  jobctl enqueue foo --foo 43 --at 2026-12-01T08:00:00Z --requester alice\n"
       "  jobctl enqueue foo --target 44 --in 10m --priority -1\n"
       "  jobctl enqueue foo --from jobs.jsonl --requester nightly-import\n"
-      "  printf '{\"foo\": 1}\\n{\"foo\": 2}\\n' | jobctl enqueue foo --from -");
+      "  printf '{\"foo\": 1}\\n{\"foo\": 2}\\n' | jobctl enqueue foo --from -\n"
+      "  jobctl enqueue report --json '{\"period\": \"1 day\"}'    # a type without a table");
   cmd->callback([&ctx, o, cmd] {
     auto extras = cmd->remaining();
     for (const auto& e : cmd->get_parent()->remaining()) extras.push_back(e);
@@ -377,9 +399,6 @@ void add_enqueue_command(CLI::App& app, Context& ctx) {
       const auto flag = "--" + o->target_flag->first;
       if (o->from) throw CLI::ExcludesError("--from", flag);
       if (o->target) throw CLI::ExcludesError("--target", flag);
-    }
-    if (!o->from && !o->target && !o->target_flag) {
-      throw CLI::RequiredError("--target ID (or the type's own flag, e.g. --foo ID), or --from FILE,");
     }
     ctx.action = [&ctx, o](pg::Connection& conn) { return enqueue(conn, *o, ctx.json); };
   });

@@ -57,7 +57,7 @@ int show_job(pg::Connection& conn, std::int64_t id, int log_lines, bool json) {
   auto out = job_json(*job);
   if (has_type_row) {
     out["type_row"] = {{"table", type->spec.table},
-                       {type->spec.target_column, job->target_id},
+                       {type->spec.target_column, *job->target_id},
                        {"job_type", job->type_code},
                        {"json_data", job->metadata}};
   } else {
@@ -105,7 +105,7 @@ int show_job(pg::Connection& conn, std::int64_t id, int log_lines, bool json) {
   field("json_data", job->json_data.dump());
   if (has_type_row) {
     field("type_row", type->spec.table + ": " + type->spec.target_column + " " +
-                          std::to_string(job->target_id) + ", job_type " +
+                          std::to_string(*job->target_id) + ", job_type " +
                           std::to_string(job->type_code));
     field("metadata", job->metadata.dump());
   } else {

@@ -23,7 +23,7 @@ class RescuedJob final : public RunnableJob {
   void run(pg::Statements&) override { throw std::logic_error("jobctl does not run jobs"); }
   nlohmann::json oops_vars() const override {
     auto vars = RunnableJob::oops_vars();
-    if (!target_table_.empty()) vars[target_table_ + "_id"] = job().target_id;
+    if (!target_table_.empty() && job().target_id) vars[target_table_ + "_id"] = *job().target_id;
     return vars;
   }
 
@@ -61,8 +61,6 @@ void add_rescue_command(CLI::App& app, Context& ctx) {
       RecordingNotificationHook hook;
       int total = 0;
       for (const auto& registered : types) {
-        // The store serves only types with a table of their own so far.
-        if (!registered.has_table()) continue;
         const auto job_type = rescuable(registered.spec);
         Runner runner(conn, job_type, RunnerOptions{}, hook);
         const int rescued = runner.rescue_expired();

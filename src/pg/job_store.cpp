@@ -46,7 +46,7 @@ Param attempt_lines(const std::vector<Job>& jobs, const std::string& line) {
 
 // The type row's fields, from a row that has them; `metadata_column` is
 // the type row's json_data under whatever name the statement gave it. A job
-// whose type row is missing keeps target_id 0: running it reports that.
+// whose type row is missing keeps no target: running it reports that.
 void set_type_fields(Job& job, const Row& row, std::string_view metadata_column) {
   job.target_id = row.integer("target_id");
   job.type_code = static_cast<int>(row.integer("type_code"));
@@ -91,17 +91,29 @@ ErrorReport error_report_from_row(const Row& row) {
   return r;
 }
 
+namespace {
+
+// A type's statement that names its tables, or "" for a type without any.
+std::string type_statement(std::string_view name, const JobTypeSpec& spec) {
+  check_table_fields(spec);
+  return spec.has_table() ? type_query(name, spec) : std::string();
+}
+
+}  // namespace
+
 JobStore::JobStore(JobTypeSpec spec)
     : spec_(std::move(spec)),
-      type_row_load_sql_(type_query("type_row_load", spec_)),
-      job_claim_with_type_row_sql_(type_query("job_claim_with_type_row", spec_)) {}
+      type_row_load_sql_(type_statement("type_row_load", spec_)),
+      job_claim_with_type_row_sql_(type_statement("job_claim_with_type_row", spec_)) {}
 
 namespace {
 
 // The JSON object of one job, as jobrunner_enqueue_many() reads it.
-nlohmann::json enqueue_element(const JobTypeSpec& spec, const EnqueueRequest& r) {
+nlohmann::json enqueue_element(const EnqueueRequest& r) {
   nlohmann::json job = {{"metadata", r.metadata}, {"priority", r.priority}};
-  if (!spec.table.empty()) job["target"] = r.target_id;
+  // The function checks the target against the type (required with a
+  // table, refused without one): the rules have one implementation.
+  if (r.target_id) job["target"] = *r.target_id;
   if (r.scheduled_start) job["scheduled_start"] = *r.scheduled_start;
   if (r.max_retries) job["max_retries"] = *r.max_retries;
   if (r.requester) job["requester"] = *r.requester;
@@ -145,9 +157,7 @@ nlohmann::json enqueue_element(const JobTypeSpec& spec, const EnqueueRequest& r)
 
 std::int64_t JobStore::enqueue(Transaction& tx, const EnqueueRequest& request) const {
   try {
-    std::optional<std::int64_t> target;
-    if (!spec_.table.empty()) target = request.target_id;
-    return tx.exec(query("job_enqueue"), spec_.name, target, request.metadata,
+    return tx.exec(query("job_enqueue"), spec_.name, request.target_id, request.metadata,
                    request.scheduled_start, request.priority, request.max_retries,
                    request.requester, request.reason)
         .front()
@@ -171,7 +181,7 @@ std::vector<std::int64_t> JobStore::enqueue_many(
     return "job " + std::to_string(index + 1) + " of " + std::to_string(requests.size());
   };
   nlohmann::json jobs = nlohmann::json::array();
-  for (const auto& r : requests) jobs.push_back(enqueue_element(spec_, r));
+  for (const auto& r : requests) jobs.push_back(enqueue_element(r));
   try {
     return ids_in(tx.exec(query("job_enqueue_many"), spec_.name, jobs), "id");
   } catch (const SqlError& e) {
@@ -183,6 +193,10 @@ std::vector<Job> JobStore::load(Transaction& tx, Rows rows) const {
   std::vector<Job> jobs;
   jobs.reserve(rows.size());
   for (const auto& row : rows) jobs.push_back(job_from_row(row));
+  if (!spec_.has_table()) {
+    for (auto& job : jobs) job.metadata = job.json_data;
+    return jobs;
+  }
   if (jobs.empty()) return jobs;
   std::map<std::int64_t, const Row*> by_job;
   auto type_rows = tx.exec(type_row_load_sql_, ids_of(jobs));
@@ -196,8 +210,10 @@ std::vector<Job> JobStore::load(Transaction& tx, Rows rows) const {
 
 Job JobStore::get(Transaction& tx, std::int64_t id) const {
   auto jobs = load(tx, tx.exec(query("job_get"), id));
-  if (jobs.empty() || jobs.front().job_type != spec_.name || jobs.front().target_id == 0 ||
-      jobs.front().type_code != spec_.type_code) {
+  // A job of a type with a table is this type's only with its type row.
+  if (jobs.empty() || jobs.front().job_type != spec_.name ||
+      (spec_.has_table() &&
+       (!jobs.front().target_id || jobs.front().type_code != spec_.type_code))) {
     throw NotFound("no " + spec_.display_name + " with id " + std::to_string(id));
   }
   return std::move(jobs.front());
@@ -210,10 +226,18 @@ std::vector<Job> JobStore::ready(Transaction& tx, int limit) const {
 std::vector<Job> JobStore::claim(Transaction& tx, int limit, Duration lease,
                                  const std::string& owner) const {
   std::vector<Job> jobs;
-  for (const auto& row :
-       tx.exec(job_claim_with_type_row_sql_, spec_.name, limit, owner, lease.count())) {
-    jobs.push_back(job_from_row(row));
-    if (!row.is_null("target_id")) set_type_fields(jobs.back(), row, "type_json_data");
+  if (spec_.has_table()) {
+    for (const auto& row :
+         tx.exec(job_claim_with_type_row_sql_, spec_.name, limit, owner, lease.count())) {
+      jobs.push_back(job_from_row(row));
+      if (!row.is_null("target_id")) set_type_fields(jobs.back(), row, "type_json_data");
+    }
+  } else {
+    // No type row to join: the job row is the whole job.
+    for (const auto& row : tx.exec(query("job_claim"), spec_.name, limit, owner, lease.count())) {
+      jobs.push_back(job_from_row(row));
+      jobs.back().metadata = jobs.back().json_data;
+    }
   }
   // UPDATE ... RETURNING does not keep the CTE's order.
   std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {

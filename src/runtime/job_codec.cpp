@@ -45,7 +45,7 @@ nlohmann::json job_to_json(const Job& job) {
           {"date_started", micros(job.date_started)},
           {"date_finished", micros(job.date_finished)},
           {"json_data", job.json_data},
-          {"target_id", job.target_id},
+          {"target_id", job.target_id ? nlohmann::json(*job.target_id) : nlohmann::json()},
           {"type_code", job.type_code},
           {"metadata", job.metadata}};
 }
@@ -69,7 +69,9 @@ Job job_from_json(const nlohmann::json& json) {
   job.date_started = time_of(json.at("date_started"));
   job.date_finished = time_of(json.at("date_finished"));
   job.json_data = json.at("json_data");
-  job.target_id = json.at("target_id").get<std::int64_t>();
+  if (const auto& target = json.at("target_id"); !target.is_null()) {
+    job.target_id = target.get<std::int64_t>();
+  }
   job.type_code = json.at("type_code").get<int>();
   job.metadata = json.at("metadata");
   return job;

@@ -11,6 +11,7 @@ void check_job_type_spec(const JobTypeSpec& spec) {
                       format_duration(value) + ", below the minimum of " +
                       format_duration(minimum));
   };
+  check_table_fields(spec);
   if (spec.lease < kMinLease) refuse("lease", spec.lease, kMinLease);
   if (spec.job_timeout && *spec.job_timeout < kMinJobTimeout) {
     refuse("job_timeout", *spec.job_timeout, kMinJobTimeout);

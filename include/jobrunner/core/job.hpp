@@ -1,5 +1,6 @@
 #pragma once
-// A row of the generic job table, joined with its type row.
+// A row of the generic job table, joined with its type row (if its type has
+// a table of its own).
 
 #include <chrono>
 #include <cstdint>
@@ -33,10 +34,15 @@ struct Job {
   std::optional<TimePoint> date_finished;
   nlohmann::json json_data = nlohmann::json::object();
 
-  // From the type's own table (for example foojob).
-  std::int64_t target_id = 0;  // foojob.foo
-  int type_code = 0;           // foojob.job_type
-  nlohmann::json metadata = nlohmann::json::object();  // foojob.json_data
+  // From the type's own table (for example foojob): what the job is about
+  // (foojob.foo) and its type code (foojob.job_type). A job of a type
+  // without a table has no target (nullopt) and type code 0; so has a job
+  // whose type row is missing.
+  std::optional<std::int64_t> target_id;
+  int type_code = 0;
+  // The job's metadata: the type row's json_data (foojob.json_data), or
+  // job.json_data for a type without a table of its own.
+  nlohmann::json metadata = nlohmann::json::object();
 };
 
 // "2026-11-28T01:32:23.123Z"; "-" for nullopt.

@@ -18,10 +18,13 @@ struct JobTypeSpec {
   std::string display_name;
   // The type's own table and its columns: <table>(job, <target_column>,
   // job_type, json_data), <target_column> referencing <target_table>(id).
+  // All three empty for a type without a table of its own (a nightly
+  // report): its jobs have no target, and their metadata is job.json_data.
   std::string table;
   std::string target_column;
   std::string target_table;
-  // The value of <table>.job_type for this type (Launchpad's FooJobType).
+  // The value of <table>.job_type for this type (Launchpad's FooJobType);
+  // 0 for a type without a table.
   int type_code = 0;
   RetryPolicy retry;
   Duration lease = std::chrono::minutes(5);
@@ -41,7 +44,16 @@ struct JobTypeSpec {
   // a runner that dies between a job's end and that write (at most a few
   // milliseconds) leaves a job that ran, which is rescued and runs again.
   bool batch_completions = false;
+
+  // Whether the type's jobs have a table of their own (foojob), and so a
+  // target. check_table_fields() says whether the fields agree on it.
+  bool has_table() const noexcept { return !table.empty(); }
 };
+
+// A spec names its table, target column and target table together, or none
+// of them (and then type code 0), as the registry requires: ConfigError
+// naming the type and the fields otherwise.
+void check_table_fields(const JobTypeSpec& spec);
 
 // What a runner's compiled spec and the type's registry row (job_type) must
 // agree on: name, table, target column, type code and batch completions.

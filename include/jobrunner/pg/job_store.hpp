@@ -1,6 +1,7 @@
 #pragma once
 // The PostgreSQL store of one job type: every read and write of the job
-// table and the type's own table. Methods are named after the SQL blocks
+// table and the type's own table, if it has one (JobTypeSpec::has_table();
+// a type without one keeps each job's metadata in job.json_data). Methods are named after the SQL blocks
 // they run (sql/queries/job.sql). All take the caller's transaction, so an
 // application enqueues inside its own transaction and a job's work commits
 // with its status.
@@ -22,7 +23,9 @@
 namespace jobrunner::pg {
 
 struct EnqueueRequest {
-  std::int64_t target_id = 0;  // e.g. the foo's id
+  // What the job is about (the foo's id): required for a type with a table
+  // of its own, refused (BadInput) for a type without one.
+  std::optional<std::int64_t> target_id;
   nlohmann::json metadata = nlohmann::json::object();  // an object; null means {}
   // Parsed by PostgreSQL as timestamptz (ISO 8601, or 'now', ...).
   std::optional<std::string> scheduled_start;
@@ -37,6 +40,8 @@ inline constexpr int kJobLogLimit = 8000;
 
 class JobStore {
  public:
+  // ConfigError when the spec's table fields disagree (check_table_fields)
+  // or name something that is not a plain SQL identifier.
   explicit JobStore(JobTypeSpec spec);
   const JobTypeSpec& spec() const noexcept { return spec_; }
 
@@ -45,8 +50,11 @@ class JobStore {
   // type's registry row gives the default max_retries. Throws BadInput
   // (metadata not an object, unknown target, bad scheduled_start,
   // negative max_retries, priority out of range), DuplicateJob (a pending
-  // job of this type already exists for the target) or ConfigError (the
-  // type is not registered), and writes nothing then.
+  // job of this type already exists for the target; for a type without a
+  // table and with the one-pending rule, a pending job of the type) or
+  // ConfigError (the type is not registered), and writes nothing then. A
+  // target is required for a type with a table, refused without one
+  // (BadInput).
   [[nodiscard]] std::int64_t enqueue(Transaction& tx, const EnqueueRequest& request) const;
 
   // Bulk enqueue with jobrunner_enqueue_many(): one statement, no lock per
@@ -67,7 +75,8 @@ class JobStore {
   [[nodiscard]] std::vector<Job> ready(Transaction& tx, int limit) const;
 
   // Atomically claims up to `limit` ready jobs (job_claim): RUNNING, attempt
-  // + 1, a fresh lease token, lease_expires = now + lease.
+  // + 1, a fresh lease token, lease_expires = now + lease. With their type
+  // rows (job_claim_with_type_row), or for a type without a table, alone.
   [[nodiscard]] std::vector<Job> claim(Transaction& tx, int limit, Duration lease,
                                        const std::string& owner) const;
 
@@ -137,7 +146,8 @@ class JobStore {
 
   JobTypeSpec spec_;
   // The blocks of sql/queries/job.sql that name the type's tables, for this
-  // type (type_query), each named after its block.
+  // type (type_query), each named after its block; empty for a type without
+  // a table, whose claim is job_claim.
   std::string type_row_load_sql_;
   std::string job_claim_with_type_row_sql_;
 };

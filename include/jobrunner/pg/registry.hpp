@@ -13,11 +13,13 @@
 namespace jobrunner::pg {
 
 struct RegisteredType {
-  // A type without a table of its own has empty table, target_column and
-  // target_table, and type_code 0.
+  // A type without a table of its own (its registry row's type_table,
+  // target_column, target_table and type_code are NULL) has empty table,
+  // target_column and target_table, and type_code 0: spec.has_table() is
+  // false.
   JobTypeSpec spec;
   std::string package;  // whose migration registered it
-  bool has_table() const noexcept { return !spec.table.empty(); }
+  bool has_table() const noexcept { return spec.has_table(); }
 };
 
 // Every registered type, in name order. A database without the registry

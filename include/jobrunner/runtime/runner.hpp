@@ -122,7 +122,8 @@ inline constexpr Duration kMinJobTimeout = std::chrono::seconds(1);
 inline constexpr Duration kMinPollInterval = std::chrono::milliseconds(100);
 
 // Throws ConfigError naming the type and the setting when the type's spec
-// sets a lease or job timeout below its minimum.
+// sets a lease or job timeout below its minimum, or names some but not all
+// of its table fields (check_table_fields).
 void check_job_type_spec(const JobTypeSpec& spec);
 // Throws ConfigError naming the setting when `options` set a lease, job
 // timeout or poll interval below its minimum, or a concurrency outside 1 to
