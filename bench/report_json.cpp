@@ -90,7 +90,8 @@ Json report_json(const Results& r, const std::vector<Target>& targets) {
                       {"sql_jobs", c->sql_jobs},
                       {"sql_rounds", c->sql_rounds},
                       {"sql_function_jobs_per_s", round_to(c->sql_function_jobs_per_s, 1)},
-                      {"sql_bare_insert_jobs_per_s", round_to(c->sql_bare_insert_jobs_per_s, 1)}};
+                      {"sql_bare_insert_jobs_per_s", round_to(c->sql_bare_insert_jobs_per_s, 1)},
+                      {"sql_ratio", round_to(c->sql_ratio, 3)}};
   }
   out["latency"] = nullptr;
   if (const auto& d = r.latency) {

@@ -76,10 +76,10 @@ void print_enqueue(std::ostream& out, const EnqueueRate& c) {
   table.add({"JobStore::enqueue, one per transaction", std::to_string(c.single_jobs),
              rate(c.single_jobs_per_s)});
   if (c.sql_jobs > 0) {
-    table.add({fmt::format("jobrunner_enqueue_many, FooJobs of distinct foos, one call (best of {})",
+    table.add({fmt::format("jobrunner_enqueue_many, FooJobs of distinct foos, one call (median of {})",
                            c.sql_rounds),
                std::to_string(c.sql_jobs), rate(c.sql_function_jobs_per_s)});
-    table.add({fmt::format("bare INSERT ... SELECT of the same rows (best of {})", c.sql_rounds),
+    table.add({fmt::format("bare INSERT ... SELECT of the same rows (median of {})", c.sql_rounds),
                std::to_string(c.sql_jobs), rate(c.sql_bare_insert_jobs_per_s)});
   }
   table.print(out);

@@ -93,11 +93,15 @@ struct EnqueueRate {
   double single_jobs_per_s = 0;
   // jobrunner_enqueue_many() of `sql_jobs` FooJobs about as many distinct
   // foos in one call, against a bare INSERT ... SELECT of the same rows into
-  // job (with pending_key) and foojob: the best of `sql_rounds` each.
+  // job (with pending_key) and foojob: the median of `sql_rounds` each, and
+  // the median of the rounds' ratios (function / bare, the two run back to
+  // back in each round): the target's figure, since the disk's speed drifts
+  // more between rounds than within one.
   int sql_jobs = 0;
   int sql_rounds = 0;
   double sql_function_jobs_per_s = 0;
   double sql_bare_insert_jobs_per_s = 0;
+  double sql_ratio = 0;
 };
 
 // (d) one phase: the job's own clock when it started (its "report_start"
