@@ -100,7 +100,7 @@ void add_db_commands(CLI::App& app, Context& ctx) {
   const auto add_dir_option = [&](CLI::App* command) {
     command->add_option("--migrations-dir", opts->migrations_dirs, dir_help)
         ->type_name("DIR")
-        ->check(CLI::ExistingDirectory)
+        ->check(CLI::Validator(CLI::ExistingDirectory).description(""))  // no ":DIR" in --help
         ->expected(1)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   };
@@ -117,7 +117,9 @@ void add_db_commands(CLI::App& app, Context& ctx) {
       " ($JOBRUNNER_DATA_DIR overrides it). A patch may start with a line\n"
       "  -- requires: jobrunner 0010\n"
       "(any package and patch number): it is applied only once that patch is.\n"
-      "\nExamples:\n  jobctl db upgrade\n  jobctl db upgrade --migrations-dir ./sql/bar");
+      "\nExamples:\n  jobctl db upgrade\n"
+      "  jobctl db upgrade --migrations-dir build/jobrunner-package/bar"
+      "   (a package staged by jobrunner_install_job_package, not installed yet)");
   upgrade->callback([&ctx, opts] {
     ctx.action = [opts](pg::Connection& conn) {
       const auto applied = pg::upgrade(conn, every_patch(opts->migrations_dirs));
