@@ -449,7 +449,15 @@ INSTANTIATE_TEST_SUITE_P(
         BadEnqueue{"negative_max_retries", {"foo", "--foo", "FOO", "--max-retries", "-1"},
                    kUsage, "--max-retries"},
         BadEnqueue{"an_unknown_option", {"foo", "--foo", "FOO", "--colour", "red"}, kUsage,
-                   "--colour"}),
+                   "--colour"},
+        BadEnqueue{"the_target_flag_twice", {"foo", "--foo", "FOO", "--foo", "FOO"}, kUsage,
+                   "more than one target or unknown option: --foo, --foo"},
+        BadEnqueue{"the_target_flag_without_its_id", {"foo", "--foo"}, kUsage,
+                   "unknown option --foo, or a target flag without its ID"},
+        BadEnqueue{"a_stray_argument", {"foo", "--foo", "FOO", "extra"}, kUsage,
+                   "--foo takes one ID, not 2:"},
+        BadEnqueue{"a_target_without_its_flag", {"foo", "--target", "FOO", "extra"}, kUsage,
+                   "The following argument was not expected: extra (the target is --target ID"}),
     [](const ::testing::TestParamInfo<BadEnqueue>& bad_info) { return bad_info.param.name; });
 
 TEST_F(CliTest, jobctl_enqueue_refuses_a_duplicate_pending_job) {

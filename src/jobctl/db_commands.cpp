@@ -114,7 +114,7 @@ void add_db_commands(CLI::App& app, Context& ctx) {
   upgrade->footer(
       "\nInstalled packages: <datadir>/migrations/<package>/NNNN-name.sql and "
       "<datadir>/security.d/<package>.cfg, where <datadir> is " + data_dir().string() +
-      " ($JOBRUNNER_DATA_DIR overrides it). A patch may start with a line\n"
+      " ($JOBRUNNER_DATA_DIR overrides it). A patch may have a line of its own\n"
       "  -- requires: jobrunner 0010\n"
       "(any package and patch number): it is applied only once that patch is.\n"
       "\nExamples:\n  jobctl db upgrade\n"

@@ -51,9 +51,37 @@ std::optional<std::pair<std::string, std::string>> target_flag_of(
     }
     if (eq == std::string::npos && values.size() == 1) return std::pair(flag.substr(2), values[0]);
   }
-  std::vector<std::string> shown = flags;
-  shown.insert(shown.end(), values.begin(), values.end());
-  throw CLI::ExtrasError(shown);
+  // Not one --NAME ID: say which part is wrong. (CLI::ExtrasError(vector)
+  // would list the arguments backwards, and the type is not known yet.)
+  const auto join = [](const std::vector<std::string>& parts, const std::string& between) {
+    std::string out;
+    for (const auto& p : parts) out += (out.empty() ? "" : between) + p;
+    return out;
+  };
+  const std::string own_flag =
+      "the type's own flag --<target column> ID, such as --foo ID for foo, is an alias of "
+      "--target";
+  std::string why;
+  if (flags.size() > 1) {
+    why = "more than one target or unknown option: " + join(flags, ", ") + " (give one target; " +
+          own_flag + ")";
+  } else if (flags.size() == 1 && values.empty()) {
+    why = "unknown option " + flags.front() + ", or a target flag without its ID (" + own_flag +
+          "; see --help)";
+  } else if (flags.size() == 1) {
+    // --foo 1 2, or --foo=1 2
+    const auto& flag = flags.front();
+    const auto eq = flag.find('=');
+    auto ids = values;
+    if (eq != std::string::npos) ids.insert(ids.begin(), flag.substr(eq + 1));
+    why = flag.substr(0, eq) + " takes one ID, not " + std::to_string(ids.size()) + ": " +
+          join(ids, " ");
+  } else {
+    why = std::string(values.size() > 1 ? "The following arguments were not expected: "
+                                         : "The following argument was not expected: ") +
+          join(values, " ") + " (the target is --target ID; " + own_flag + ")";
+  }
+  throw CLI::ExtrasError(why, CLI::ExitCodes::ExtrasError);
 }
 
 // The target of --NAME ID, once the type is known: NAME must be the type's
@@ -382,7 +410,7 @@ void add_enqueue_command(CLI::App& app, Context& ctx) {
       "  jobctl enqueue foo --target 44 --in 10m --priority -1\n"
       "  jobctl enqueue foo --from jobs.jsonl --requester nightly-import\n"
       "  printf '{\"foo\": 1}\\n{\"foo\": 2}\\n' | jobctl enqueue foo --from -\n"
-      "  jobctl enqueue report --json '{\"period\": \"1 day\"}'    # a type without a table");
+      "  jobctl enqueue report --json '{\"period\": \"1d\"}'    # a type without a table");
   cmd->callback([&ctx, o, cmd] {
     auto extras = cmd->remaining();
     for (const auto& e : cmd->get_parent()->remaining()) extras.push_back(e);
