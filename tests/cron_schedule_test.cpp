@@ -3,7 +3,9 @@
 // every instant is an argument; nothing reads the clock or the TZ variable).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -262,6 +264,101 @@ TEST(CronScheduleNewYork, fall_back) {
   EXPECT_EQ(next_local("0 */1 * * *", "America/New_York", utc(2025, 11, 2, 4, 30), 4),
             (Times{"2025-11-02 01:00:00-04:00 EDT", "2025-11-02 01:00:00-05:00 EST",
                    "2025-11-02 02:00:00-05:00 EST", "2025-11-02 03:00:00-05:00 EST"}));
+}
+
+// ---- every rule at once, against a minute-by-minute reading ----------------
+
+// A local wall-clock reading, as minutes since 1970-01-01 00:00 local.
+using LocalMinute = std::int64_t;
+
+// The local minute that TimeZone::format shows for `at` ("2025-03-30 03:00:...").
+LocalMinute local_minute_of(const TimeZone& zone, sys_seconds at) {
+  const std::string text = zone.format(at);
+  const int y = std::stoi(text.substr(0, 4));
+  const auto mo = static_cast<unsigned>(std::stoi(text.substr(5, 2)));
+  const auto d = static_cast<unsigned>(std::stoi(text.substr(8, 2)));
+  const int h = std::stoi(text.substr(11, 2));
+  const int mi = std::stoi(text.substr(14, 2));
+  const std::chrono::sys_days day{std::chrono::year{y} / std::chrono::month{mo} /
+                                  std::chrono::day{d}};
+  return day.time_since_epoch().count() * 1440 + h * 60 + mi;
+}
+
+bool expression_matches(const CronExpression& e, LocalMinute local) {
+  const std::chrono::sys_days day{std::chrono::days{local / 1440}};
+  return e.matches_day(std::chrono::year_month_day{day}) &&
+         e.matches_hour(static_cast<int>(local % 1440 / 60)) &&
+         e.matches_minute(static_cast<int>(local % 60));
+}
+
+// The occurrences after `from` found by reading the local clock at every
+// UTC minute and applying docs/schedules.md literally: a matching reading
+// fires, except a fixed-time job's second reading of a minute; a fixed-time
+// job whose minute was jumped over fires at the first instant after the jump.
+// `readings[k]` is the local clock at `from` + k minutes.
+std::vector<sys_seconds> brute_force(const CronExpression& e,
+                                     const std::vector<LocalMinute>& readings, sys_seconds from) {
+  std::vector<sys_seconds> out;
+  for (std::size_t k = 1; k < readings.size(); ++k) {
+    const LocalMinute now = readings[k];
+    bool fires = false;
+    if (expression_matches(e, now)) {
+      fires = true;
+      if (e.has_fixed_hour()) {
+        for (std::size_t back = 1; back <= std::min<std::size_t>(k, 180); ++back) {
+          if (readings[k - back] == now) fires = false;  // its second reading
+        }
+      }
+    }
+    if (e.has_fixed_hour()) {
+      for (LocalMinute skipped = readings[k - 1] + 1; skipped < now; ++skipped) {
+        if (expression_matches(e, skipped)) fires = true;
+      }
+    }
+    if (fires) out.push_back(from + std::chrono::minutes(k));
+  }
+  return out;
+}
+
+TEST(CronSchedule, agrees_with_a_minute_by_minute_reading_around_each_change) {
+  struct Change {
+    const char* zone;
+    sys_seconds day;  // the change happens on this UTC day or the next
+  };
+  const std::vector<Change> changes = {
+      {"Europe/Berlin", utc(2025, 3, 30)},        {"Europe/Berlin", utc(2025, 10, 26)},
+      {"America/New_York", utc(2025, 3, 9)},      {"America/New_York", utc(2025, 11, 2)},
+      {"Australia/Sydney", utc(2025, 4, 5)},      {"Australia/Sydney", utc(2025, 10, 4)},
+      {"Australia/Lord_Howe", utc(2025, 4, 5)},   // 30 minutes back
+      {"Australia/Lord_Howe", utc(2025, 10, 4)},  // 30 minutes forward
+      {"America/Sao_Paulo", utc(2018, 11, 4)},    // midnight skipped
+      {"America/Sao_Paulo", utc(2019, 2, 17)},    // 23:00-23:59 twice
+      {"Asia/Kolkata", utc(2025, 3, 30)},         // no change, +05:30
+  };
+  const std::vector<const char*> expressions = {
+      "30 2 * * *",     "*/15 2 * * *",  "* 2 * * *",        "15 1,2,3 * * *", "0 0 * * *",
+      "45 23 * * *",    "30 * * * *",    "0 */2 * * *",      "*/10 * * * *",   "*/7 */3 * * *",
+      "0,30 0-3 * * *", "20 2 * * sun",  "0 0 1-31 * sun",
+  };
+  for (const Change& change : changes) {
+    const TimeZone zone = TimeZone::named(change.zone);
+    const sys_seconds from = change.day - std::chrono::days(1);
+    const sys_seconds upto = change.day + std::chrono::days(2);
+    std::vector<LocalMinute> readings;
+    for (sys_seconds at = from; at <= upto; at += 1min) {
+      readings.push_back(local_minute_of(zone, at));
+    }
+    for (const char* text : expressions) {
+      SCOPED_TRACE(std::string(change.zone) + " " + zone.format(change.day) + ": " + text);
+      const CronSchedule schedule(CronExpression::parse(text), zone);
+      const auto got = schedule.between(from, upto, 100000);
+      const auto want = brute_force(schedule.expression(), readings, from);
+      ASSERT_EQ(got.times.size(), want.size());
+      for (std::size_t i = 0; i < want.size(); ++i) {
+        ASSERT_EQ(zone.format(got.times[i]), zone.format(want[i])) << "occurrence " << i;
+      }
+    }
+  }
 }
 
 // ---- lists and bounded enumeration ----------------------------------------
