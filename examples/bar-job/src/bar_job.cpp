@@ -1,6 +1,7 @@
 #include "bar_job.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -16,14 +17,15 @@ constexpr std::string_view kLockNotAvailable = "55P03";  // SQLSTATE of NOWAIT
 
 void PolishBarJob::run(jobrunner::pg::Statements& db) {
   const jobrunner::Job& j = job();
-  const auto bar_id = std::to_string(j.target_id);
+  const std::int64_t bar = j.target_id.value();  // a type with a table: always set
+  const auto bar_id = std::to_string(bar);
   const int coats = j.metadata.value("coats", 1);
   if (coats < 1 || coats > 10) {
     throw jobrunner::UserError("coats must be between 1 and 10, not " + std::to_string(coats));
   }
   jobrunner::pg::Rows rows;
   try {
-    rows = db.exec("SELECT polish_count FROM bar WHERE id = $1 FOR UPDATE NOWAIT", j.target_id);
+    rows = db.exec("SELECT polish_count FROM bar WHERE id = $1 FOR UPDATE NOWAIT", bar);
   } catch (const jobrunner::pg::SqlError& e) {
     if (e.sqlstate() == kLockNotAvailable) throw jobrunner::RetryError("bar " + bar_id + " is busy");
     throw;
@@ -40,15 +42,14 @@ void PolishBarJob::run(jobrunner::pg::Statements& db) {
       throw jobrunner::RetryError("stopped after " + std::to_string(coat - 1) + " coats");
     }
     db.exec("UPDATE bar SET polish_count = polish_count + 1, date_polished = now() WHERE id = $1",
-            j.target_id);
+            bar);
   }
-  db.exec("INSERT INTO bar_polish (bar, job, coats) VALUES ($1, $2, $3)", j.target_id, j.id,
-          coats);
+  db.exec("INSERT INTO bar_polish (bar, job, coats) VALUES ($1, $2, $3)", bar, j.id, coats);
 }
 
 nlohmann::json PolishBarJob::oops_vars() const {
   auto vars = RunnableJob::oops_vars();
-  vars["bar_id"] = job().target_id;
+  if (job().target_id) vars["bar_id"] = *job().target_id;
   vars["bar_job_type"] = "POLISH_BAR";
   return vars;
 }
