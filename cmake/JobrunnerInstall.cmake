@@ -51,6 +51,11 @@ else()
   set(JOBRUNNER_PC_REQUIRES_PRIVATE "${_jobrunner_pc_private}")
 endif()
 set(JOBRUNNER_PC_LIBS "-pthread")
+# libdate-tz (time zones of cron schedules) ships no pkg-config file: a
+# static jobrunner_core needs it named; a shared one records it itself.
+if(_jobrunner_library_type STREQUAL "STATIC_LIBRARY")
+  set(JOBRUNNER_PC_LIBS "-ldate-tz -pthread")
+endif()
 foreach(_dir LIBDIR INCLUDEDIR DATADIR)
   if(IS_ABSOLUTE "${CMAKE_INSTALL_${_dir}}")
     set(JOBRUNNER_PC_${_dir} "${CMAKE_INSTALL_${_dir}}")

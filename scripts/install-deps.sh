@@ -8,6 +8,9 @@ packages=(
   build-essential cmake pkg-config git ca-certificates
   libpqxx-dev libpq-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
+  # Time zones of cron schedules: Howard Hinnant's date/tz (libdate-tz, which
+  # reads the system's tzdata; g++ 12 has no C++20 <chrono> zones).
+  libhowardhinnant-date-dev tzdata
   postgresql-15 postgresql-client-15
   # pg-local.sh needs ps/kill (procps), runuser (util-linux) and useradd (passwd).
   procps util-linux passwd

@@ -45,6 +45,14 @@ class BadInput : public Error {
   using Error::Error;
 };
 
+// A schedule that cannot be accepted: a malformed cron expression (the
+// message names the field and its text), one that can never fire, or an
+// unknown time zone. A kind of bad input: nothing has been written.
+class BadSchedule : public BadInput {
+ public:
+  using BadInput::BadInput;
+};
+
 // The installation is not usable as configured: schema not migrated, an
 // edited migration, an unreadable permissions file.
 class ConfigError : public Error {
