@@ -122,8 +122,8 @@ BAR_TEST_DSN="host=$PGHOST port=$PGPORT user=$PGUSER" \
   fail "bar-job's own test failed: $(grep -E 'Failed|tests passed' "$work/ctest.log" | head -n 5)"
 test_summary=$(grep -m 1 'tests passed' "$work/ctest.log")
 # Six test cases; none skipped.
-[[ "$test_summary" == "100% tests passed, 0 tests failed out of 6" ]] ||
-  fail "bar-job's test: expected 6 tests to pass, got: $test_summary"
+[[ "$test_summary" == "100% tests passed, 0 tests failed out of 7" ]] ||
+  fail "bar-job's test: expected 7 tests to pass, got: $test_summary"
 say "built bar-job against the prefix (-Werror); its test: $test_summary"
 
 # The same runner, built without CMake.

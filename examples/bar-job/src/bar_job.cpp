@@ -44,7 +44,11 @@ void PolishBarJob::run(jobrunner::pg::Statements& db) {
     db.exec("UPDATE bar SET polish_count = polish_count + 1, date_polished = now() WHERE id = $1",
             bar);
   }
-  db.exec("INSERT INTO bar_polish (bar, job, coats) VALUES ($1, $2, $3)", bar, j.id, coats);
+  // One row per completed job: a COMPLETED job that an operator retried
+  // (jobctl retry) runs again, and its row then tells of the latest run.
+  db.exec("INSERT INTO bar_polish (bar, job, coats) VALUES ($1, $2, $3)"
+          " ON CONFLICT (job) DO UPDATE SET coats = excluded.coats, date_created = now()",
+          bar, j.id, coats);
 }
 
 nlohmann::json PolishBarJob::oops_vars() const {

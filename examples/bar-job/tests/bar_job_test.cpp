@@ -16,6 +16,7 @@
 
 #include "bar_job.hpp"
 #include "jobrunner/core/errors.hpp"
+#include "jobrunner/pg/admin.hpp"
 #include "jobrunner/pg/job_store.hpp"
 #include "jobrunner/pg/migrations.hpp"
 #include "jobrunner/pg/registry.hpp"
@@ -155,6 +156,30 @@ TEST_F(BarJobTest, the_runner_polishes_the_bar_and_completes_the_job) {
   EXPECT_EQ(scalar("SELECT polish_count AS value FROM bar WHERE id = " + std::to_string(bar)), 3);
   EXPECT_EQ(scalar("SELECT count(*) AS value FROM bar_polish WHERE job = " + std::to_string(id) +
                    " AND coats = 3"),
+            1);
+}
+
+// An operator's retry of a COMPLETED job runs it again (Launchpad's
+// COMPLETED -> WAITING): the bar gets the coats once more and the job keeps
+// one bar_polish row, of its latest run.
+TEST_F(BarJobTest, a_completed_job_that_is_retried_polishes_again_and_keeps_one_row) {
+  const auto bar = make_bar();
+  const auto id = enqueue(bar, {{"coats", 2}});
+  ASSERT_EQ(run_ready_jobs().completed, 1);
+  {
+    auto tx = conn.begin();
+    const auto moves = pg::move_jobs(
+        tx, {.ids = {id}},
+        {.to = JobStatus::waiting, .from = {JobStatus::completed}, .verb = "retry"});
+    ASSERT_EQ(moves.size(), 1U);
+    tx.commit();
+  }
+  const auto stats = run_ready_jobs();
+  EXPECT_EQ(stats.completed, 1);
+  EXPECT_EQ(stats.not_completed, 0);
+  EXPECT_EQ(get(id).status, JobStatus::completed);
+  EXPECT_EQ(scalar("SELECT polish_count AS value FROM bar WHERE id = " + std::to_string(bar)), 4);
+  EXPECT_EQ(scalar("SELECT count(*) AS value FROM bar_polish WHERE job = " + std::to_string(id)),
             1);
 }
 
