@@ -17,20 +17,6 @@ namespace {
 
 using std::chrono::sys_seconds;
 
-nlohmann::json parse_metadata_object(const std::string& text) {
-  nlohmann::json value;
-  try {
-    value = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw BadInput("--json is not valid JSON: " + std::string(e.what()));
-  }
-  if (!value.is_object()) {
-    throw BadInput("--json must be a JSON object like {\"key\": \"value\"}, not " +
-                   std::string(value.type_name()));
-  }
-  return value;
-}
-
 // "2026-01-06 00:00:00+01:00 CET (2026-01-05T23:00:00Z)"
 std::string both_times(const TimeZone& zone, sys_seconds at) {
   if (zone == TimeZone::utc()) return format_instant(at);
@@ -139,7 +125,7 @@ int add(pg::Connection& conn, const AddOptions& o, const pg::ScheduleClock& cloc
   n.name = o.name;
   n.job_type = o.type;
   n.target = o.target;
-  if (o.json) n.metadata = parse_metadata_object(*o.json);
+  if (o.json) n.metadata = parse_metadata(*o.json);
   n.priority = o.priority;
   n.max_retries = o.max_retries;
   n.cron = o.cron;

@@ -61,12 +61,6 @@ std::string_view order_by(JobOrder order) {
   return "ORDER BY j.id DESC";
 }
 
-std::optional<int> opt_int32(const Row& row, std::string_view column) {
-  auto value = row.opt_int(column);
-  if (!value) return std::nullopt;
-  return static_cast<int>(*value);
-}
-
 RunnerRun runner_run_from_row(const Row& row) {
   RunnerRun r;
   r.id = row.integer("id");

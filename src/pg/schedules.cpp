@@ -6,6 +6,7 @@
 #include "jobrunner/core/errors.hpp"
 #include "jobrunner/pg/job_store.hpp"
 #include "jobrunner/pg/registry.hpp"
+#include "job_row.hpp"
 #include "queries.hpp"
 #include "sqlstate.hpp"
 
@@ -17,12 +18,6 @@ using std::chrono::sys_seconds;
 
 sys_seconds instant(std::int64_t epoch_seconds) { return sys_seconds(seconds(epoch_seconds)); }
 std::int64_t epoch(sys_seconds at) { return at.time_since_epoch().count(); }
-
-std::optional<int> opt_int32(const Row& row, std::string_view column) {
-  const auto value = row.opt_int(column);
-  if (!value) return std::nullopt;
-  return static_cast<int>(*value);
-}
 
 Schedule schedule_from_row(const Row& row) {
   Schedule s;
@@ -217,22 +212,26 @@ std::vector<OccurrenceRecord> list_occurrences(Transaction& tx, std::int64_t sch
 
 // ---- The tick ----------------------------------------------------------------
 
-std::int64_t TickResult::enqueued() const noexcept {
+namespace {
+
+template <typename Predicate>
+std::int64_t count_occurrences(const std::vector<TickedSchedule>& schedules, Predicate predicate) {
   std::int64_t n = 0;
   for (const auto& s : schedules) {
-    n += std::count_if(s.occurrences.begin(), s.occurrences.end(),
-                       [](const TickOccurrence& o) { return o.job.has_value(); });
+    n += std::count_if(s.occurrences.begin(), s.occurrences.end(), predicate);
   }
   return n;
 }
 
+}  // namespace
+
+std::int64_t TickResult::enqueued() const noexcept {
+  return count_occurrences(schedules, [](const TickOccurrence& o) { return o.job.has_value(); });
+}
+
 std::int64_t TickResult::skipped() const noexcept {
-  std::int64_t n = 0;
-  for (const auto& s : schedules) {
-    n += std::count_if(s.occurrences.begin(), s.occurrences.end(),
-                       [](const TickOccurrence& o) { return o.skipped.has_value(); });
-  }
-  return n;
+  return count_occurrences(schedules,
+                           [](const TickOccurrence& o) { return o.skipped.has_value(); });
 }
 
 namespace {

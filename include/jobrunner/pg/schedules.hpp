@@ -33,33 +33,7 @@ using ScheduleClock = std::optional<std::string>;
 // BadInput when a test clock is not a time PostgreSQL reads.
 std::chrono::sys_seconds schedule_now(Transaction& tx, const ScheduleClock& clock);
 
-struct Schedule {
-  std::int64_t id = 0;
-  std::string name;
-  std::string job_type;
-  std::optional<std::int64_t> target;
-  nlohmann::json metadata = nlohmann::json::object();
-  std::optional<int> priority;
-  std::optional<int> max_retries;
-  std::string cron;
-  std::string time_zone;
-  MisfirePolicy misfire = MisfirePolicy::once;
-  int misfire_limit = 100;
-  std::chrono::seconds misfire_grace{300};
-  bool paused = false;
-  std::chrono::sys_seconds next_due{};
-  std::optional<std::chrono::sys_seconds> last_occurrence;
-  // The record of last_occurrence: its job, or why it was skipped.
-  std::optional<std::int64_t> last_job;
-  std::optional<std::string> last_skipped;
-  TimePoint date_created;
-  TimePoint date_updated;
-
-  // Its cron expression in its zone (parsed again; BadSchedule if the zone
-  // left the system's tzdata).
-  CronSchedule cron_schedule() const { return CronSchedule::parse(cron, time_zone); }
-};
-
+// What jobctl schedule add gives.
 struct NewSchedule {
   std::string name;
   std::string job_type;
@@ -73,6 +47,22 @@ struct NewSchedule {
   int misfire_limit = 100;
   std::chrono::seconds misfire_grace{300};
   bool paused = false;
+};
+
+// A stored schedule: what was added, and its state.
+struct Schedule : NewSchedule {
+  std::int64_t id = 0;
+  std::chrono::sys_seconds next_due{};
+  std::optional<std::chrono::sys_seconds> last_occurrence;
+  // The record of last_occurrence: its job, or why it was skipped.
+  std::optional<std::int64_t> last_job;
+  std::optional<std::string> last_skipped;
+  TimePoint date_created;
+  TimePoint date_updated;
+
+  // Its cron expression in its zone (parsed again; BadSchedule if the zone
+  // left the system's tzdata).
+  CronSchedule cron_schedule() const { return CronSchedule::parse(cron, time_zone); }
 };
 
 inline constexpr int kMaxMisfireLimit = 10000;
