@@ -265,6 +265,29 @@ TEST_F(JobctlScheduleTest, every_misfire_policy_after_an_outage) {
   EXPECT_EQ(count("SELECT count(*) FROM job_schedule WHERE next_due = '2026-01-05T16:00:00Z'"), 4);
 }
 
+TEST_F(JobctlScheduleTest, tick_type_ticks_only_that_types_schedules_and_a_gone_target_is_a_skip) {
+  const auto foo = db.make_foo("short-lived");
+  add("2026-01-05T09:59:30Z", {"of-foo", "--type", "foo", "--target", std::to_string(foo),
+                               "--cron", "* * * * *"});
+  add("2026-01-05T09:59:30Z",
+      {"of-noop", "--type", "noop", "--target", noop_target(), "--cron", "* * * * *"});
+  const auto noop_only = at("2026-01-05T10:00:05Z", {"schedule", "tick", "--type", "noop"});
+  ASSERT_EQ(noop_only.exit_code, kOk) << shown(noop_only);
+  EXPECT_EQ(enqueued("of-noop"), Strings{"10:00"});
+  EXPECT_EQ(jobs_of("of-foo"), 0);
+
+  // The foo goes away: the enqueue is refused, recorded, and the schedule goes on.
+  db.sql("DELETE FROM foo WHERE id = $1", foo);
+  const auto result = at("2026-01-05T10:00:10Z", {"schedule", "tick", "--type", "foo"});
+  ASSERT_EQ(result.exit_code, kOk) << shown(result);
+  EXPECT_TRUE(contains(skipped_reasons("of-foo"),
+                       "the enqueue was refused: there is no foo with id " + std::to_string(foo)))
+      << skipped_reasons("of-foo");
+  EXPECT_EQ(count("SELECT count(*) FROM job_schedule WHERE name = 'of-foo' AND "
+                  "next_due = '2026-01-05T10:01:00Z'"),
+            1);
+}
+
 // 4 processes tick minute by minute over a simulated hour, each with its
 // own clock (so they run ahead of and behind each other): every occurrence
 // gets exactly one job, whatever the interleaving.
