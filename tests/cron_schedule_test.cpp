@@ -12,6 +12,7 @@
 #include "jobrunner/core/cron_schedule.hpp"
 #include "jobrunner/core/errors.hpp"
 #include "jobrunner/core/time_zone.hpp"
+#include "utc_time.hpp"
 
 namespace jobrunner {
 namespace {
@@ -19,12 +20,7 @@ namespace {
 using std::chrono::sys_seconds;
 using namespace std::chrono_literals;
 
-sys_seconds utc(int y, unsigned mo, unsigned d, int h = 0, int mi = 0, int s = 0) {
-  const std::chrono::sys_days day{std::chrono::year{y} / std::chrono::month{mo} /
-                                  std::chrono::day{d}};
-  return sys_seconds{day} + std::chrono::hours(h) + std::chrono::minutes(mi) +
-         std::chrono::seconds(s);
-}
+using testing::utc;
 
 // The next `n` occurrences after `after`, as local times of the zone.
 std::vector<std::string> next_local(const char* expression, const char* zone, sys_seconds after,

@@ -317,12 +317,17 @@ TEST_F(EnqueueSqlTest, an_enqueuer_role_runs_the_functions_for_its_own_type_only
   } catch (const pg::SqlError& e) {
     EXPECT_EQ(e.sqlstate(), "42501") << e.what();
   }
-  // Not PUBLIC: a runner role cannot call them.
+  // Not PUBLIC's (grantee 0); a runner role may call them for its schedules,
+  // but only for the types whose tables it may write.
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM pg_proc AS p, aclexplode(p.proacl) AS a "
+                      "WHERE p.proname IN ('jobrunner_enqueue', 'jobrunner_enqueue_many') "
+                      "AND a.grantee = 0"),
+            0);
   auto runner = db.connect("jobrunner_foo_runner");
   auto tx2 = runner.begin();
   try {
-    tx2.exec("SELECT jobrunner_enqueue('foo', $1)", other);
-    ADD_FAILURE() << "a runner role enqueued";
+    tx2.exec("SELECT jobrunner_enqueue('noop', $1)", other);
+    ADD_FAILURE() << "a FooJob runner role enqueued a NoopJob";
   } catch (const pg::SqlError& e) {
     EXPECT_EQ(e.sqlstate(), "42501") << e.what();
   }

@@ -306,7 +306,8 @@ TEST_F(MigrationsTest, tables_and_their_columns_carry_comments) {
            "SELECT c.relname || '.' || a.attname AS col FROM pg_attribute a "
            "JOIN pg_class c ON c.oid = a.attrelid "
            "WHERE c.relnamespace = 'public'::regnamespace "
-           "AND c.relname IN ('job', 'foojob', 'foo', 'error_report') "
+           "AND c.relname IN ('job', 'foojob', 'foo', 'error_report', 'job_schedule', "
+           "'job_schedule_occurrence') "
            "AND a.attnum > 0 AND NOT a.attisdropped "
            "AND coalesce(col_description(c.oid, a.attnum), '') = '' ORDER BY 1")) {
     missing += " " + row.text("col");

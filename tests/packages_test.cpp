@@ -117,10 +117,10 @@ TEST_F(PackagesTest, a_package_made_at_test_time_is_migrated_enqueued_listed_sho
                   "WHERE grantee = 'jobrunner_bar_runner' AND table_name = 'barjob' "
                   "AND privilege_type = 'SELECT'"),
             1);
-  // The core's roles keep their grants.
+  // The core's roles keep their grants (SELECT, and INSERT for its schedules).
   EXPECT_EQ(count("SELECT count(*) FROM information_schema.role_table_grants "
                   "WHERE grantee = 'jobrunner_foo_runner' AND table_name = 'foojob'"),
-            1);
+            2);
 
   const auto bar_id = std::to_string(count("INSERT INTO bar (name) VALUES ('b') RETURNING id"));
   const auto enqueued = jobctl({"enqueue", "bar", "--target", bar_id});

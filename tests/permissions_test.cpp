@@ -57,8 +57,13 @@ TEST(SecurityConfig, the_embedded_config_declares_the_foo_runner_role) {
   for (const auto& grant : runner->tables) EXPECT_EQ(grant.schema, "public") << grant.table;
   const auto job = privileges_on(*runner, "job");
   EXPECT_TRUE(has(job, "SELECT") && has(job, "UPDATE"));
-  EXPECT_FALSE(has(job, "INSERT"));
-  EXPECT_EQ(privileges_on(*runner, "foojob"), Privileges{"SELECT"});
+  // INSERT on job and foojob: a runner enqueues its type's schedules
+  // (docs/schedules.md), with jobrunner_enqueue().
+  EXPECT_TRUE(has(job, "INSERT"));
+  EXPECT_EQ(privileges_on(*runner, "foojob"), (Privileges{"SELECT", "INSERT"}));
+  EXPECT_EQ(privileges_on(*runner, "job_schedule"), (Privileges{"SELECT", "UPDATE"}));
+  EXPECT_EQ(privileges_on(*runner, "job_schedule_occurrence"),
+            (Privileges{"SELECT", "INSERT", "UPDATE", "DELETE"}));
   EXPECT_EQ(privileges_on(*runner, "foo"), Privileges{"SELECT"});
   EXPECT_EQ(privileges_on(*runner, "foo_frozzle"), (Privileges{"SELECT", "INSERT"}));
   EXPECT_EQ(privileges_on(*runner, "error_report"), (Privileges{"SELECT", "INSERT"}));
@@ -217,7 +222,11 @@ TEST_F(PermissionsTest, the_runner_role_is_denied_what_it_was_not_granted) {
   EXPECT_EQ(sqlstate_as(kRunner, "INSERT INTO foo (name) VALUES ('x')"), kDenied);
   EXPECT_EQ(sqlstate_as(kRunner, "DELETE FROM foojob"), kDenied);
   EXPECT_EQ(sqlstate_as(kRunner, "DELETE FROM error_report"), kDenied);
-  EXPECT_EQ(sqlstate_as(kRunner, "INSERT INTO job (job_type) VALUES ('foo')"), kDenied);
+  EXPECT_EQ(sqlstate_as(kRunner, "INSERT INTO noopjob (job, foo) VALUES (1, 1)"), kDenied);
+  EXPECT_EQ(sqlstate_as(kRunner, "DELETE FROM job_schedule"), kDenied);
+  EXPECT_EQ(sqlstate_as(kRunner, "INSERT INTO job_schedule (name, job_type, cron, next_due) "
+                                 "VALUES ('x', 'foo', '@daily', now())"),
+            kDenied);
   EXPECT_EQ(sqlstate_as(kRunner, "UPDATE foojob SET json_data = '{}'"), kDenied);
   EXPECT_EQ(sqlstate_as(kRunner, "SELECT count(*) FROM database_revision"), kDenied);
   EXPECT_EQ(db.scalar("SELECT count(*) FROM job"), 1);
@@ -296,7 +305,8 @@ TEST_F(PermissionsTest, an_undeclared_function_grant_is_revoked_and_a_declared_o
   };
   EXPECT_EQ(can_run(kEnqueuer, "jobrunner_enqueue"), 1);
   EXPECT_EQ(can_run(kEnqueuer, "jobrunner_enqueue_many"), 1);
-  EXPECT_EQ(can_run(kRunner, "jobrunner_enqueue"), 0);  // not PUBLIC's either
+  EXPECT_EQ(can_run(kRunner, "jobrunner_enqueue"), 1);  // for its schedules
+  EXPECT_EQ(can_run("jobrunner_foo_enqueuer", "jobrunner_reset_pending_keys"), 0);
   db.sql(std::string("GRANT EXECUTE ON FUNCTION jobrunner_reset_pending_keys(text) TO ") + kRunner);
   ASSERT_EQ(can_run(kRunner, "jobrunner_reset_pending_keys"), 1);
   apply();

@@ -56,6 +56,18 @@ std::string resolve_conninfo(const std::optional<std::string>& db_option) {
   return "";
 }
 
+std::optional<std::string> test_clock_from_env() {
+  const char* now = std::getenv("JOBRUNNER_TEST_NOW");
+  if (now == nullptr || *now == '\0') return std::nullopt;
+  const char* allow = std::getenv("JOBRUNNER_ALLOW_TEST_CLOCK");
+  if (allow == nullptr || std::string_view(allow) != "1") {
+    throw ConfigError(std::string("JOBRUNNER_TEST_NOW is set (") + now +
+                      ") but the test clock is for tests only: set JOBRUNNER_ALLOW_TEST_CLOCK=1 "
+                      "as well to use it, or unset JOBRUNNER_TEST_NOW");
+  }
+  return std::string(now);
+}
+
 void add_db_option(CLI::App& app, std::optional<std::string>& db) {
   app.add_option("--db", db,
                  "PostgreSQL connection: a libpq key=value string or a postgresql:// URI. "

@@ -33,5 +33,6 @@ void add_oops_commands(CLI::App& app, Context& ctx);     // oops list, oops show
 void add_prune_command(CLI::App& app, Context& ctx);
 void add_pause_commands(CLI::App& app, Context& ctx);    // pause, unpause, paused
 void add_rescue_command(CLI::App& app, Context& ctx);    // rescue
+void add_schedule_commands(CLI::App& app, Context& ctx);  // schedule add|list|show|...
 
 }  // namespace jobrunner::jobctl

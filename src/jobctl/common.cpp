@@ -196,4 +196,18 @@ std::string format_age(Duration age) {
   return (negative ? "-" : "") + format_duration(rounded);
 }
 
+nlohmann::json parse_metadata(const std::string& text) {
+  nlohmann::json value;
+  try {
+    value = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw BadInput("--json is not valid JSON: " + std::string(e.what()));
+  }
+  if (!value.is_object()) {
+    throw BadInput("--json must be a JSON object like {\"key\": \"value\"}, not " +
+                   std::string(value.type_name()));
+  }
+  return value;
+}
+
 }  // namespace jobrunner::jobctl

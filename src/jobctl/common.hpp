@@ -63,6 +63,9 @@ nlohmann::json job_json(const Job& job);
 nlohmann::json report_json(const pg::ErrorReport& report);
 // A job table (or JSON array) on stdout.
 void print_jobs(const std::vector<Job>& jobs, bool json);
+// The --json metadata of enqueue and schedule add: a JSON object, else
+// BadInput.
+nlohmann::json parse_metadata(const std::string& text);
 // Pretty JSON on stdout.
 void print_json(const nlohmann::json& value);
 

@@ -106,20 +106,6 @@ std::int64_t target_from_flag(const std::pair<std::string, std::string>& flag,
   return id;
 }
 
-nlohmann::json parse_metadata(const std::string& text) {
-  nlohmann::json value;
-  try {
-    value = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw BadInput("--json is not valid JSON: " + std::string(e.what()));
-  }
-  if (!value.is_object()) {
-    throw BadInput("--json must be a JSON object like {\"key\": \"value\"}, not " +
-                   std::string(value.type_name()));
-  }
-  return value;
-}
-
 // One job to enqueue, before its times are resolved.
 struct Item {
   int line = 0;  // 0: from the command line

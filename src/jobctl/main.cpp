@@ -10,7 +10,8 @@
 int main(int argc, char** argv) {
   using namespace jobrunner;
   CLI::App app("jobctl: migrate the schema; enqueue, inspect, move, prune and pause the jobs "
-               "of jobrunner; read error reports, queue statistics and runner runs.",
+               "of jobrunner; schedule recurring jobs; read error reports, queue statistics "
+               "and runner runs.",
                "jobctl");
   app.set_version_flag("--version", std::string(kVersion));
   // At most one command; a missing one is reported below, so that an unknown
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
       "  jobctl oops list --since 1h\n"
       "  jobctl prune --older-than 30d\n"
       "  jobctl pause foo --reason 'maintenance'\n"
+      "  jobctl schedule add nightly --type report --cron '30 2 * * *' --zone Europe/Berlin\n"
       "Run 'jobctl COMMAND --help' for the options and examples of each command; docs/cli.md "
       "lists them all.");
   jobctl::add_db_commands(app, ctx);
@@ -52,6 +54,7 @@ int main(int argc, char** argv) {
   jobctl::add_prune_command(app, ctx);
   jobctl::add_pause_commands(app, ctx);
   jobctl::add_rescue_command(app, ctx);
+  jobctl::add_schedule_commands(app, ctx);
 
   // Unknown arguments reach the main app (fallthrough); only enqueue takes
   // them (the type's own flag, --foo ID), every other command refuses them.

@@ -50,7 +50,11 @@ int prune(pg::Connection& conn, const PruneOptions& o, bool json) {
                  {{"deleted", o.dry_run ? 0 : result.runs},
                   {"matched", result.runs},
                   {"unfinished_matched", result.unfinished_runs},
-                  {"unfinished_kept", result.unfinished_runs_kept}}}});
+                  {"unfinished_kept", result.unfinished_runs_kept}}},
+                {"skipped_occurrences",
+                 {{"deleted", o.dry_run ? 0 : result.occurrences},
+                  {"matched", result.occurrences},
+                  {"not_permitted", result.occurrences_not_permitted}}}});
   } else {
     std::string detail;
     for (const auto s : kFinished) {
@@ -71,6 +75,11 @@ int prune(pg::Connection& conn, const PruneOptions& o, bool json) {
                 << " without an end that started before it (running, or died: "
                    "--abandoned-runs deletes them)";
     }
+    if (result.occurrences > 0) {
+      std::cout << "; " << (o.dry_run ? "would delete " : "deleted ") << result.occurrences
+                << " skipped schedule occurrence record" << (result.occurrences == 1 ? "" : "s")
+                << " recorded before it";
+    }
     std::cout << (o.dry_run ? "; nothing was changed" : "") << '\n';
   }
   if (!o.dry_run) {
@@ -88,7 +97,9 @@ void add_prune_command(CLI::App& app, Context& ctx) {
       "prune",
       "Delete finished jobs (COMPLETED, FAILED, CANCELLED) whose date_finished is older than "
       "DURATION, with their type rows, error reports and notices, and the runner runs "
-      "(jobctl runs) that ended that long ago, in short batches. Never touches WAITING, "
+      "(jobctl runs) that ended that long ago, in short batches; the occurrence records of "
+      "schedules go with their jobs, and skipped ones recorded that long ago are deleted too. "
+      "Never touches WAITING, "
       "RUNNING or SUSPENDED jobs, nor a run without an end unless --abandoned-runs.");
   cmd->add_option("--older-than", o->older_than,
                   "Delete jobs that finished more than DURATION ago (e.g. 30d, 12h)")
@@ -100,7 +111,9 @@ void add_prune_command(CLI::App& app, Context& ctx) {
       ->type_name("STATUS")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  cmd->add_option("--type", o->type, "Only jobs of this type, and runs of its runner")
+  cmd->add_option("--type", o->type,
+                  "Only jobs of this type, runs of its runner and its schedules' skipped "
+                  "occurrence records")
       ->type_name("TYPE");
   cmd->add_option("--batch-size", o->batch_size,
                   "Jobs deleted per transaction (each batch holds its row locks only briefly)")

@@ -61,12 +61,6 @@ std::string_view order_by(JobOrder order) {
   return "ORDER BY j.id DESC";
 }
 
-std::optional<int> opt_int32(const Row& row, std::string_view column) {
-  auto value = row.opt_int(column);
-  if (!value) return std::nullopt;
-  return static_cast<int>(*value);
-}
-
 RunnerRun runner_run_from_row(const Row& row) {
   RunnerRun r;
   r.id = row.integer("id");
@@ -391,6 +385,10 @@ PruneResult prune_jobs(Connection& conn, const PruneRequest& request) {
       result.runs = runs.integer("finished") + (request.abandoned_runs ? unfinished : 0);
       result.unfinished_runs = request.abandoned_runs ? unfinished : 0;
       result.unfinished_runs_kept = request.abandoned_runs ? 0 : unfinished;
+      result.occurrences = tx.exec(query("schedule_occurrence_prune_count"), result.cutoff,
+                                   request.job_type)
+                               .front()
+                               .integer("n");
       tx.commit();
       return result;
     }
@@ -419,6 +417,20 @@ PruneResult prune_jobs(Connection& conn, const PruneRequest& request) {
       ++result.runs;
       if (row.boolean("unfinished")) ++result.unfinished_runs;
     }
+    if (static_cast<int>(rows.size()) < request.batch_size) break;
+  }
+  {
+    auto tx = conn.begin();
+    result.occurrences_not_permitted =
+        !tx.exec(query("schedule_occurrence_may_prune")).front().boolean("may");
+    tx.commit();
+  }
+  while (!result.occurrences_not_permitted) {
+    auto tx = conn.begin();
+    const auto rows = tx.exec(query("schedule_occurrence_prune_batch"), result.cutoff,
+                              request.job_type, request.batch_size);
+    tx.commit();
+    result.occurrences += static_cast<std::int64_t>(rows.size());
     if (static_cast<int>(rows.size()) < request.batch_size) break;
   }
   if (!request.abandoned_runs) {

@@ -20,6 +20,14 @@ namespace jobrunner::app {
 inline constexpr int kDefaultConnectTimeoutSeconds = 10;
 std::string resolve_conninfo(const std::optional<std::string>& db_option);
 
+// The test clock of schedules (docs/schedules.md#the-test-clock): the time
+// in $JOBRUNNER_TEST_NOW (ISO 8601, e.g. 2026-01-05T10:00:00Z), which the
+// schedule commands and ticks then take as "now" instead of the database's
+// clock. Honoured only when JOBRUNNER_ALLOW_TEST_CLOCK=1 as well: set
+// without it, ConfigError (exit 78), so that a stray variable in a
+// production environment cannot move schedules. nullopt when unset or empty.
+std::optional<std::string> test_clock_from_env();
+
 // Adds --db with its help text.
 void add_db_option(CLI::App& app, std::optional<std::string>& db);
 

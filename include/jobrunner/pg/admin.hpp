@@ -238,16 +238,25 @@ struct PruneResult {
   // Runs without an end that started before the cutoff and were kept
   // (running, or died); 0 with abandoned_runs.
   std::int64_t unfinished_runs_kept = 0;
+  // Skipped occurrence records of schedules (job_schedule_occurrence rows
+  // without a job) recorded before the cutoff, deleted (dry run: that would
+  // be). Records of enqueued jobs go with their jobs. When the connected
+  // role may not delete them (a package's runner role without the grant),
+  // they are kept and occurrences_not_permitted is set.
+  std::int64_t occurrences = 0;
+  bool occurrences_not_permitted = false;
 };
 
 // Deletes finished jobs (and, by ON DELETE CASCADE, their type rows, error
-// reports, notices and frozzles) in batches of batch_size, each in its own
+// reports, notices, frozzles and schedule occurrence records) in batches of batch_size, each in its own
 // short transaction, until none is left; never a WAITING, RUNNING or
 // SUSPENDED job. Then deletes, the same way, the runner_run rows that ended
 // before the cutoff (with abandoned_runs, also those without an end that
-// started before it). Throws BadInput for another status or a batch size
+// started before it), and the skipped schedule occurrence records of the
+// type's schedules recorded before it. Throws BadInput for another status or a batch size
 // < 1, having deleted nothing (job_prune_batch, job_prune_count,
-// runner_run_prune_batch, runner_run_prune_count).
+// runner_run_prune_batch, runner_run_prune_count,
+// schedule_occurrence_prune_batch, schedule_occurrence_prune_count).
 PruneResult prune_jobs(Connection& conn, const PruneRequest& request);
 
 }  // namespace jobrunner::pg
