@@ -85,7 +85,9 @@ LIMIT $2
 -- One due schedule: unpaused, next_due at or before $1 (epoch seconds), of
 -- the types $2 (NULL: all), not among $3 (handled by this tick already);
 -- the earliest due first. Locked FOR UPDATE SKIP LOCKED: a schedule another
--- tick holds is left to it, never waited for.
+-- tick holds is left to it, never waited for. The empty join gives
+-- {{schedule_columns}} its o.* columns (NULL: the tick does not need the
+-- last occurrence's job), so one column list and one row reader serve all.
 SELECT {{schedule_columns}}
 FROM job_schedule AS s
 LEFT JOIN job_schedule_occurrence AS o ON false
