@@ -183,7 +183,7 @@ void limit_malloc_arenas() {
 
 }  // namespace
 
-int runner_main(int argc, char** argv, const JobType& type) {
+int runner_main(int argc, char** argv, const JobType& type, const RunnerExtension& extension) {
   limit_malloc_arenas();
   const std::string name = "run-" + type.spec.name + "-jobs";
   CLI::App app("Runs the ready " + type.spec.display_name +
@@ -293,6 +293,7 @@ int runner_main(int argc, char** argv, const JobType& type) {
                  "hourly); 0s: every finished job. Off by default; see jobctl prune")
       ->check(duration_validator());
   add_log_options(app, log_options);
+  if (extension.add_options) extension.add_options(app);
 
   if (auto code = parse_command_line(app, argc, argv)) return *code;
   setup_logging(name, log_options);
@@ -321,6 +322,7 @@ int runner_main(int argc, char** argv, const JobType& type) {
   JobType registered = type;  // with the registry's defaults, once read
   int code = run_guarded([&]() -> int {
     check_job_type_spec(type.spec);  // before anything is written
+    if (extension.configure) extension.configure();
     conn.emplace(pg::Connection::open(conninfo));
     spdlog::debug("connected to {}", conn->describe());
     registered.spec = registered_spec(*conn, type.spec, name);
