@@ -294,12 +294,7 @@ TEST_F(CommandFields, the_metadata_must_name_a_known_command_and_nothing_else) {
 
 class CommandJobTest : public JobctlTest {
  protected:
-  void SetUp() override {
-    auto conn = db.connect();
-    const auto package = pg::load_package(kPackage, kPackage / "security.cfg");
-    ASSERT_EQ(package.name, "command");
-    (void)pg::upgrade(conn, pg::all_patches(pg::embedded_patches(), {package}));
-  }
+  void SetUp() override { apply_package(kPackage); }
 
   // An allowlist file of these commands, kept until the test ends.
   std::string allowlist(const json& commands) {

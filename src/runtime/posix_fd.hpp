@@ -42,18 +42,27 @@ struct Pipe {
 
 inline void set_non_blocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
-// Reads what `fd` (non-blocking) holds now into `out`; false at end of file.
-inline bool drain(int fd, std::string& out) {
+// Reads what `fd` (non-blocking) holds now, passing each chunk to
+// `take(data, size)`, in at most `max_reads` reads (0: until none is left);
+// false at end of file or on an error.
+template <typename Take>
+bool read_available(int fd, Take&& take, int max_reads = 0) {
   char buffer[65536];
-  for (;;) {
+  for (int reads = 0; max_reads == 0 || reads < max_reads; ++reads) {
     const auto n = ::read(fd, buffer, sizeof buffer);
     if (n > 0) {
-      out.append(buffer, static_cast<std::size_t>(n));
+      take(buffer, static_cast<std::size_t>(n));
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
   }
+  return true;
+}
+
+// Reads what `fd` (non-blocking) holds now into `out`; false at end of file.
+inline bool drain(int fd, std::string& out) {
+  return read_available(fd, [&out](const char* data, std::size_t n) { out.append(data, n); });
 }
 
 // Reaps `pid` if it has exited (or, with block, once it has).

@@ -126,20 +126,12 @@ struct Tail {
   }
 };
 
-// Reads what `fd` (non-blocking) holds now into `tail`; false at end of file
-// or on an error (the stream is done either way).
+// Reads what `fd` (non-blocking) holds now into `tail`, in a few reads at
+// most (then poll again: the other stream too); false at end of file or on
+// an error (the stream is done either way).
 bool read_into(int fd, Tail& tail) {
-  char buffer[65536];
-  for (int reads = 0; reads < 16; ++reads) {  // then poll again: the other stream too
-    const auto n = ::read(fd, buffer, sizeof buffer);
-    if (n > 0) {
-      tail.add(buffer, static_cast<std::size_t>(n));
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-  }
-  return true;
+  return posix::read_available(fd, [&tail](const char* data, std::size_t n) { tail.add(data, n); },
+                               16);
 }
 
 std::string describe_start_failure(const ProcessSpec& spec, const StartFailure& failure) {
