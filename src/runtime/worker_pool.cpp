@@ -258,10 +258,13 @@ AttemptEnd WorkerPool::attempt_in_child(std::optional<ChildWorker>& child, const
   }
   const auto report = nlohmann::json::parse(*result.report);
   if (report.contains("error")) throw DatabaseUnavailable(report.value("message", ""));
-  return {job, static_cast<Kind>(report.at("kind").get<int>()),
-          {static_cast<Outcome::Kind>(report.at("outcome").get<int>()),
-           report.at("error_type").get<std::string>(), report.at("message").get<std::string>()},
-          detail};
+  Outcome outcome{static_cast<Outcome::Kind>(report.at("outcome").get<int>()),
+                  report.at("error_type").get<std::string>(),
+                  report.at("message").get<std::string>()};
+  if (report.contains("min_delay_ms")) {
+    outcome.min_delay = Duration(report.at("min_delay_ms").get<Duration::rep>());
+  }
+  return {job, static_cast<Kind>(report.at("kind").get<int>()), std::move(outcome), detail};
 }
 
 // What a worker's child does with each job it is sent. Its connection is
@@ -289,6 +292,7 @@ ChildWorker::Serve WorkerPool::serve_in_child() const {
                 {"outcome", static_cast<int>(end.outcome.kind)},
                 {"error_type", end.outcome.error_type},
                 {"message", end.outcome.message}};
+      if (end.outcome.min_delay) report["min_delay_ms"] = end.outcome.min_delay->count();
     } catch (const DatabaseUnavailable& e) {
       report = {{"error", kDatabaseUnavailable}, {"message", e.what()}};
       retire = true;
