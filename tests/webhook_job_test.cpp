@@ -483,6 +483,20 @@ TEST_F(WebhookJobTest, retry_after_in_seconds_or_as_a_date_delays_the_retry_at_l
   EXPECT_TRUE(contains(log_of(first), "Retry-After 1h"));
 }
 
+TEST_F(WebhookJobTest, retry_after_crosses_from_an_isolated_child_to_the_decision) {
+  Receiver server(json::array({{{"status", 503}, {"headers", {{"Retry-After", "3600"}}}}}), {"s"},
+                  dir_);
+  const auto endpoints = endpoints_file({{"b", {{"url", server.url()}, {"secret", "s"}}}});
+  const auto id = enqueue_webhook({{"endpoint", "b"}, {"body", 1}});
+  const auto r = run_webhook_jobs(endpoints, {"--isolate"});
+  ASSERT_EQ(r.exit_code, 0) << shown(r);
+  EXPECT_EQ(status_of(id), kWaiting);
+  EXPECT_EQ(count("SELECT count(*) FROM job WHERE id = " + std::to_string(id) +
+                  " AND scheduled_start >= date_started + interval '3600 seconds'"),
+            1)
+      << log_of(id);
+}
+
 TEST_F(WebhookJobTest, the_idempotency_key_stays_the_same_across_a_retry_and_the_signature_is_fresh) {
   Receiver server(json::array({{{"status", 503}}, {{"status", 200}}}), {"s"}, dir_);
   const auto endpoints = endpoints_file({{"b", {{"url", server.url()}, {"secret", "s"}}}});
