@@ -18,6 +18,7 @@
 
 #include "foo/foo_job.hpp"
 #include "jobrunner/pg/job_store.hpp"
+#include "jobrunner/pg/migrations.hpp"
 #include "test_database.hpp"
 
 namespace jobrunner::jobctl_test {
@@ -147,6 +148,15 @@ class JobctlTest : public testing::DatabaseTest {
     return db.scalar("SELECT status FROM job WHERE id = $1", id);
   }
   std::int64_t count(const std::string& sql) { return db.scalar(sql); }
+
+  // Applies the package in `dir` (its patches and nothing else of it), as
+  // jobctl db upgrade --migrations-dir does; returns its name.
+  std::string apply_package(const std::filesystem::path& dir) {
+    auto conn = db.connect();
+    const auto package = pg::load_package(dir, dir / "security.cfg");
+    (void)pg::upgrade(conn, pg::all_patches(pg::embedded_patches(), {package}));
+    return package.name;
+  }
 
   // Every row a jobctl command may write, as text: equal snapshots before and
   // after a command mean it changed nothing.

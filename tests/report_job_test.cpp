@@ -30,10 +30,7 @@ class ReportJobTest : public JobctlTest {
  protected:
   // The report package, applied as jobctl db upgrade --migrations-dir does.
   void SetUp() override {
-    auto conn = db.connect();
-    const auto package = pg::load_package(kPackage, kPackage / "security.cfg");
-    ASSERT_EQ(package.name, "report");
-    (void)pg::upgrade(conn, pg::all_patches(pg::embedded_patches(), {package}));
+    ASSERT_EQ(apply_package(kPackage), "report");
   }
 
   std::int64_t enqueue_report(const nlohmann::json& metadata = nlohmann::json::object()) {
