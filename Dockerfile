@@ -15,10 +15,13 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJOBRUNNER_WERROR=ON 
  && cmake --install build --prefix /opt/jobrunner --strip
 
 FROM debian:12-slim AS runtime
-# Only the shared libraries the executables load (libpqxx pulls in libpq).
+# Only the shared libraries the executables load (libpqxx pulls in libpq;
+# run-webhook-jobs loads libcurl and OpenSSL's libcrypto, and verifies TLS
+# against ca-certificates).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libpqxx-6.4 libspdlog1.10 libfmt9 libdate-tz3 tzdata ca-certificates \
+      libcurl4 libssl3 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --no-create-home --shell /usr/sbin/nologin jobrunner
 COPY --from=build /opt/jobrunner/bin/ /usr/local/bin/

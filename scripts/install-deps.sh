@@ -18,6 +18,11 @@ packages=(
   pgbouncer nftables
   # tests/clients/enqueue.py: enqueue from Python, a second language's client.
   python3 python3-psycopg2
+  # run-webhook-jobs (jobs/webhook/): HTTP(S) through libcurl, built against
+  # OpenSSL, whose libcrypto also computes the HMAC-SHA256 signatures
+  # (libcurl4-openssl-dev pulls in libssl-dev); its tests make a test CA with
+  # the openssl command.
+  libcurl4-openssl-dev libssl-dev openssl
 )
 
 missing=()

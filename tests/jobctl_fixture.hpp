@@ -149,6 +149,15 @@ class JobctlTest : public testing::DatabaseTest {
   }
   std::int64_t count(const std::string& sql) { return db.scalar(sql); }
 
+  // Applies the package in `dir` (its patches and nothing else of it), as
+  // jobctl db upgrade --migrations-dir does; returns its name.
+  std::string apply_package(const std::filesystem::path& dir) {
+    auto conn = db.connect();
+    const auto package = pg::load_package(dir, dir / "security.cfg");
+    (void)pg::upgrade(conn, pg::all_patches(pg::embedded_patches(), {package}));
+    return package.name;
+  }
+
   // Every row a jobctl command may write, as text: equal snapshots before and
   // after a command mean it changed nothing.
   std::string snapshot() {
@@ -175,15 +184,6 @@ class JobctlTest : public testing::DatabaseTest {
       for (const auto& part : parts) EXPECT_TRUE(contains(err.front(), part)) << shown(result);
     }
     EXPECT_TRUE(result.out.empty()) << shown(result);
-  }
-
-  // Applies a package's patches from its directory (`dir`, named after the
-  // package), as `jobctl db upgrade --migrations-dir dir` does.
-  void apply_package(const std::filesystem::path& dir) {
-    auto conn = db.connect();
-    const auto package = pg::load_package(dir, dir / "security.cfg");
-    ASSERT_EQ(package.name, dir.filename().string());
-    (void)pg::upgrade(conn, pg::all_patches(pg::embedded_patches(), {package}));
   }
 
   pg::JobStore store{foo::foo_job_type().spec};

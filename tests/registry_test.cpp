@@ -114,6 +114,42 @@ TEST_F(RegistryTest, registering_again_updates_the_defaults) {
   EXPECT_EQ(row.spec.lease, std::chrono::minutes(10));
 }
 
+TEST_F(RegistryTest, a_registration_without_backoff_keeps_the_fixed_delay_and_one_may_opt_in) {
+  // Patch 0014's parameters have defaults: a package migration written
+  // before them registers its type exactly as before.
+  ASSERT_EQ(sqlstate_of(db, register_bar(", retry_delay => '45 seconds'")), "");
+  auto row = registered("bar");
+  EXPECT_FALSE(row.spec.retry.backoff);
+  EXPECT_EQ(row.spec.retry.retry_delay, std::chrono::seconds(45));
+  EXPECT_EQ(row.spec.retry.max_retry_delay, std::chrono::hours(1));
+  EXPECT_FALSE(registered("foo").spec.retry.backoff);
+  EXPECT_FALSE(registered("noop").spec.retry.backoff);
+
+  ASSERT_EQ(sqlstate_of(db, register_bar(", retry_delay => '5 seconds', retry_backoff => true, "
+                                         "max_retry_delay => '10 minutes'")),
+            "");
+  row = registered("bar");
+  EXPECT_TRUE(row.spec.retry.backoff);
+  EXPECT_EQ(row.spec.retry.retry_delay, std::chrono::seconds(5));
+  EXPECT_EQ(row.spec.retry.max_retry_delay, std::chrono::minutes(10));
+  // Registering again without them turns backoff off again: the call says
+  // what the type is.
+  ASSERT_EQ(sqlstate_of(db, register_bar()), "");
+  EXPECT_FALSE(registered("bar").spec.retry.backoff);
+}
+
+TEST_F(RegistryTest, a_backoff_cap_below_the_first_delay_is_refused) {
+  const auto statement = register_bar(", retry_delay => '1 minute', retry_backoff => true, "
+                                      "max_retry_delay => '30 seconds'");
+  EXPECT_EQ(sqlstate_of(db, statement), "22023");
+  EXPECT_NE(error_of(db, statement).find("max_retry_delay must be at least retry_delay"),
+            std::string::npos);
+  EXPECT_EQ(sqlstate_of(db, register_bar(", retry_backoff => NULL")), "22023");
+  EXPECT_EQ(sqlstate_of(db, "UPDATE job_type SET retry_backoff = true, max_retry_delay = "
+                            "'1 second' WHERE name = 'foo'"),
+            "23514");
+}
+
 TEST_F(RegistryTest, the_table_target_column_and_type_code_cannot_change_once_jobs_exist) {
   // No jobs yet: foo may move (and back).
   EXPECT_EQ(sqlstate_of(db, "SELECT jobrunner_register_type(name => 'foo', display_name => "

@@ -29,7 +29,9 @@ const std::filesystem::path kPackage = JOBRUNNER_REPORT_PACKAGE_DIR;
 class ReportJobTest : public JobctlTest {
  protected:
   // The report package, applied as jobctl db upgrade --migrations-dir does.
-  void SetUp() override { apply_package(kPackage); }
+  void SetUp() override {
+    ASSERT_EQ(apply_package(kPackage), "report");
+  }
 
   std::int64_t enqueue_report(const nlohmann::json& metadata = nlohmann::json::object()) {
     auto conn = db.connect();

@@ -8,6 +8,8 @@
 SELECT t.name, t.display_name, t.type_table, t.target_column, t.target_table, t.type_code,
        t.max_retries,
        (extract(epoch FROM t.retry_delay) * 1000)::bigint AS retry_delay_ms,
+       t.retry_backoff,
+       (extract(epoch FROM t.max_retry_delay) * 1000)::bigint AS max_retry_delay_ms,
        (extract(epoch FROM t.lease) * 1000)::bigint AS lease_ms,
        t.one_pending, t.batch_completions, t.package
 FROM job_type AS t

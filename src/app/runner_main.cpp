@@ -101,6 +101,13 @@ std::optional<TypeLockHold> take_type_lock(pg::Connection& conn, const pg::JobSt
   return std::nullopt;
 }
 
+// "30s", or "10s doubling up to 1h" with backoff.
+std::string describe_retry(const RetryPolicy& retry) {
+  if (!retry.backoff) return format_duration(retry.retry_delay);
+  return format_duration(retry.retry_delay) + " doubling up to " +
+         format_duration(retry.max_retry_delay);
+}
+
 // The type's row in the registry (job_type) is authoritative for the
 // defaults (retries, retry delay, lease, one pending job per target); what
 // the compiled spec cannot differ on (spec_differences) must agree.
@@ -131,13 +138,13 @@ JobTypeSpec registered_spec(pg::Connection& conn, const JobTypeSpec& compiled,
   spec.retry = row->spec.retry;
   spec.lease = row->spec.lease;
   spec.one_pending_per_target = row->spec.one_pending_per_target;
-  if (spec.lease != compiled.lease || spec.retry.retry_delay != compiled.retry.retry_delay ||
+  if (spec.lease != compiled.lease || spec.retry != compiled.retry ||
       spec.default_max_retries != compiled.default_max_retries) {
     spdlog::info("job type '{}': the registry's defaults apply (lease {}, retry delay {}, "
                  "max retries {}; compiled: {}, {}, {})",
-                 spec.name, format_duration(spec.lease), format_duration(spec.retry.retry_delay),
+                 spec.name, format_duration(spec.lease), describe_retry(spec.retry),
                  spec.default_max_retries, format_duration(compiled.lease),
-                 format_duration(compiled.retry.retry_delay), compiled.default_max_retries);
+                 describe_retry(compiled.retry), compiled.default_max_retries);
   }
   return spec;
 }
@@ -224,7 +231,8 @@ int runner_main(int argc, char** argv, const JobType& type, const RunnerExtensio
                      " when compiled)")
       ->check(duration_validator(kMinLease, "heartbeats renew the lease every third of it"));
   app.add_option("--retry-delay", retry_delay,
-                 "Delay before a job that hit a retry error runs again; 0s: at once (default: "
+                 "Delay before a job that hit a retry error runs again (with the type's "
+                 "backoff: the first delay, doubled with each attempt); 0s: at once (default: "
                  "the type's registered retry delay, " +
                      format_duration(type.spec.retry.retry_delay) + " when compiled)")
       ->check(duration_validator());

@@ -18,6 +18,8 @@ std::vector<RegisteredType> select_types(Transaction& tx, const std::optional<st
     spec.type_code = static_cast<int>(row.opt_int("type_code").value_or(0));
     spec.default_max_retries = static_cast<int>(row.integer("max_retries"));
     spec.retry.retry_delay = Duration(row.integer("retry_delay_ms"));
+    spec.retry.backoff = row.boolean("retry_backoff");
+    spec.retry.max_retry_delay = Duration(row.integer("max_retry_delay_ms"));
     spec.lease = Duration(row.integer("lease_ms"));
     spec.one_pending_per_target = row.boolean("one_pending");
     spec.batch_completions = row.boolean("batch_completions");

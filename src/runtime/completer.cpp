@@ -65,6 +65,7 @@ Completer::Completer(const JobType& type, RetryPolicy policy, NotificationHook& 
     : type_(type),
       store_(type.spec),
       policy_(policy),
+      jitter_(random_jitter()),
       hook_(hook),
       keeper_(keeper),
       on_report_(std::move(on_report)) {}
@@ -224,7 +225,7 @@ void Completer::write_failure(pg::Transaction& tx, AttemptEnd& end, Batch& batch
     spdlog::warn("job {}: recording attempt {} as lost with its connection", job.id,
                  job.attempt_count);
   }
-  const auto decision = decide(outcome, job.attempt_count, job.max_retries, policy_);
+  const auto decision = decide(outcome, job.attempt_count, job.max_retries, policy_, jitter_);
   const auto& log_line = decision.log_line;
   AttemptOutput output = end.output;  // the job's own text, then its stderr tail
   output.log += end.detail;
@@ -313,7 +314,7 @@ int Completer::rescue_expired(pg::Connection& conn, int batch) {
       const Outcome outcome{Outcome::Kind::lease_expired, "LeaseExpired",
                             "the lease held by " + job.lease_owner.value_or("?") +
                                 " expired: its runner stopped or lost the database"};
-      const auto decision = decide(outcome, job.attempt_count, job.max_retries, policy_);
+      const auto decision = decide(outcome, job.attempt_count, job.max_retries, policy_, jitter_);
       (void)store_.finish(tx, job, decision);  // locked above, so it cannot be refused
       if (decision.file_error_report) {
         const auto oops = store_.file_error_report(tx, job, outcome, oops_vars_of(type_, job));

@@ -151,6 +151,7 @@ class Completer {
   const JobType& type_;
   const pg::JobStore store_;
   const RetryPolicy policy_;
+  const JitterSource jitter_;  // random_jitter(): per-thread, so any thread may flush
   NotificationHook& hook_;
   LeaseKeeper* const keeper_;
   const std::function<void()> on_report_;

@@ -26,7 +26,7 @@ Outcome outcome_of(std::exception_ptr error) {
   } catch (const DatabaseUnavailable&) {
     throw;
   } catch (const RetryError& e) {
-    return {Kind::retry, type_name(typeid(e)), e.what()};
+    return {Kind::retry, type_name(typeid(e)), e.what(), e.min_delay()};
   } catch (const UserError& e) {
     return {Kind::user_error, type_name(typeid(e)), e.what()};
   } catch (const SuspendJob& e) {

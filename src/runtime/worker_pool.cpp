@@ -262,11 +262,13 @@ AttemptEnd WorkerPool::attempt_in_child(std::optional<ChildWorker>& child, const
   }
   const auto report = nlohmann::json::parse(*result.report);
   if (report.contains("error")) throw DatabaseUnavailable(report.value("message", ""));
-  AttemptEnd end{job, static_cast<Kind>(report.at("kind").get<int>()),
-                 {static_cast<Outcome::Kind>(report.at("outcome").get<int>()),
+  Outcome outcome{static_cast<Outcome::Kind>(report.at("outcome").get<int>()),
                   report.at("error_type").get<std::string>(),
-                  report.at("message").get<std::string>()},
-                 detail};
+                  report.at("message").get<std::string>()};
+  if (report.contains("min_delay_ms")) {
+    outcome.min_delay = Duration(report.at("min_delay_ms").get<Duration::rep>());
+  }
+  AttemptEnd end{job, static_cast<Kind>(report.at("kind").get<int>()), std::move(outcome), detail};
   // What the job gave back, unless the child wrote it with COMPLETED.
   if (end.kind != Kind::committed) {
     if (const auto& given = report.at("result"); !given.is_null()) end.output.result = given;
@@ -302,6 +304,7 @@ ChildWorker::Serve WorkerPool::serve_in_child() const {
                 {"message", end.outcome.message},
                 {"result", end.output.result ? *end.output.result : nlohmann::json()},
                 {"log", end.output.log}};
+      if (end.outcome.min_delay) report["min_delay_ms"] = end.outcome.min_delay->count();
     } catch (const DatabaseUnavailable& e) {
       report = {{"error", kDatabaseUnavailable}, {"message", e.what()}};
       retire = true;
