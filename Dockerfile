@@ -18,7 +18,7 @@ FROM debian:12-slim AS runtime
 # Only the shared libraries the executables load (libpqxx pulls in libpq).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libpqxx-6.4 libspdlog1.10 libfmt9 libdate-tz3 tzdata ca-certificates \
+      libpqxx-6.4 libspdlog1.10 libfmt9 libdate-tz3 libcpp-httplib0.11 tzdata ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --no-create-home --shell /usr/sbin/nologin jobrunner
 COPY --from=build /opt/jobrunner/bin/ /usr/local/bin/

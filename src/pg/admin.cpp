@@ -252,6 +252,49 @@ std::vector<RunnerRun> list_runner_runs(Transaction& tx, const std::optional<std
   return out;
 }
 
+std::vector<QueueDepth> queue_depths(Transaction& tx, const std::optional<std::string>& job_type,
+                                     const std::vector<std::string>& known_types) {
+  std::map<std::string, QueueDepth> types;
+  auto entry = [&](const std::string& name) -> QueueDepth& {
+    auto& depth = types[name];
+    depth.job_type = name;
+    return depth;
+  };
+  if (job_type) {
+    entry(*job_type);
+  } else {
+    for (const auto& name : known_types) entry(name);
+  }
+  for (const auto& row : tx.exec(query("job_stats_depths"), job_type)) {
+    auto& depth = entry(row.text("job_type"));
+    const auto n = row.integer("n");
+    switch (status_from_code(static_cast<int>(row.integer("status"))).value_or(JobStatus::completed)) {
+      case JobStatus::waiting:
+        depth.waiting = n;
+        break;
+      case JobStatus::running:
+        depth.running = n;
+        break;
+      case JobStatus::suspended:
+        depth.suspended = n;
+        break;
+      default:
+        break;
+    }
+  }
+  for (const auto& row : tx.exec(query("job_stats_ready"), job_type)) {
+    auto& depth = entry(row.text("job_type"));
+    depth.ready = row.integer("ready");
+    if (auto ms = row.opt_int("oldest_ready_ms")) {
+      depth.oldest_ready_age = Duration(std::max<std::int64_t>(*ms, 0));
+    }
+  }
+  std::vector<QueueDepth> out;
+  out.reserve(types.size());
+  for (auto& [name, depth] : types) out.push_back(std::move(depth));
+  return out;
+}
+
 QueueStats queue_stats(Transaction& tx, const std::optional<std::string>& job_type,
                        const std::vector<std::string>& known_types, Duration finished_window,
                        int running_limit) {
@@ -273,20 +316,19 @@ QueueStats queue_stats(Transaction& tx, const std::optional<std::string>& job_ty
   } else {
     for (const auto& name : known_types) entry(name);
   }
-  for (const auto& row : tx.exec(query("job_stats_depths"), job_type)) {
-    const auto status = status_from_code(static_cast<int>(row.integer("status")));
-    if (status) entry(row.text("job_type")).counts[*status] = row.integer("n");
+  for (const auto& depth : queue_depths(tx, job_type, {})) {
+    auto& stats = entry(depth.job_type);
+    if (depth.waiting > 0) stats.counts[JobStatus::waiting] = depth.waiting;
+    if (depth.running > 0) stats.counts[JobStatus::running] = depth.running;
+    if (depth.suspended > 0) stats.counts[JobStatus::suspended] = depth.suspended;
+    stats.ready = depth.ready;
+    stats.oldest_ready_age = depth.oldest_ready_age;
   }
   for (const auto& row : tx.exec(query("job_stats_finished_since"), job_type, out.finished_since)) {
     const auto status = status_from_code(static_cast<int>(row.integer("status")));
     if (status) entry(row.text("job_type")).finished_in_window[*status] = row.integer("n");
   }
   out.job_rows_estimate = tx.exec(query("job_stats_rows_estimate")).front().opt_int("n");
-  for (const auto& row : tx.exec(query("job_stats_ready"), job_type)) {
-    auto& stats = entry(row.text("job_type"));
-    stats.ready = row.integer("ready");
-    if (auto ms = row.opt_int("oldest_ready_ms")) stats.oldest_ready_age = Duration(std::max<std::int64_t>(*ms, 0));
-  }
   const std::int64_t hour_ms = 60LL * 60 * 1000;
   for (const auto& row : tx.exec(query("job_stats_failed_recently"), job_type, hour_ms)) {
     entry(row.text("job_type")).failed_last_hour = row.integer("n");

@@ -12,6 +12,7 @@
 // (completion_flusher.hpp) flushes on a connection of its own, the
 // dispatcher when there is none, and for the last reports of a run.
 
+#include <chrono>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -25,6 +26,7 @@
 #include "jobrunner/runtime/notification_hook.hpp"
 #include "jobrunner/runtime/runnable_job.hpp"
 #include "jobrunner/runtime/runner.hpp"
+#include "jobrunner/runtime/runner_metrics.hpp"
 
 namespace jobrunner {
 
@@ -47,6 +49,9 @@ struct AttemptEnd {
   Kind kind = Kind::committed;
   Outcome outcome;     // failed
   std::string detail;  // failed: appended to the log line (an isolated job's stderr)
+  // How long the attempt ran, from its start to its end (for the runner's
+  // metrics); none for a job that was not started.
+  std::optional<std::chrono::nanoseconds> ran_for;
 };
 
 class Completer {
@@ -54,8 +59,9 @@ class Completer {
   // `keeper` (may be null) holds the leases of the jobs until their end is
   // written; `on_report` is called after each report(), also of an end that
   // needed no write (to wake the dispatcher: a worker is free).
+  // `metrics` (may be null) counts the ends once written, and the rescues.
   Completer(const JobType& type, RetryPolicy policy, NotificationHook& hook, LeaseKeeper* keeper,
-            std::function<void()> on_report = {});
+            RunnerMetrics* metrics, std::function<void()> on_report = {});
 
   // In the job's own transaction, before it commits: COMPLETED, fenced by
   // the lease. False (nothing written) when the lease was lost; the caller
@@ -86,9 +92,13 @@ class Completer {
   // The log line and counts of an end, kept until its write committed.
   struct WrittenLine {
     std::int64_t job_id = 0;
+    int attempt = 0;
     spdlog::level::level_enum level = spdlog::level::info;
     std::string line;
     RunStats counts;
+    // What a failed attempt recorded (FAILED, WAITING for a retry,
+    // SUSPENDED), for the runner's metrics; none for any other end.
+    std::optional<JobStatus> recorded;
   };
 
  public:
@@ -148,6 +158,7 @@ class Completer {
   const RetryPolicy policy_;
   NotificationHook& hook_;
   LeaseKeeper* const keeper_;
+  RunnerMetrics* const metrics_;
   const std::function<void()> on_report_;
 
   mutable std::mutex mutex_;  // guards reports_, in_flight_ and stats_

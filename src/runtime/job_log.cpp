@@ -1,0 +1,26 @@
+#include "job_log.hpp"
+
+namespace jobrunner {
+namespace {
+
+thread_local const JobLogFields* current = nullptr;
+
+}  // namespace
+
+const JobLogFields* current_job_log_fields() noexcept { return current; }
+
+void log_job(spdlog::level::level_enum level, const JobLogFields& job, std::string_view line) {
+  // The logger formats on this thread (a synchronous sink), so the formatter
+  // sees the fields while this call lasts.
+  const auto* outer = current;
+  current = &job;
+  try {
+    spdlog::log(level, "job {}: {}", job.id, line);
+  } catch (...) {
+    current = outer;
+    throw;
+  }
+  current = outer;
+}
+
+}  // namespace jobrunner
