@@ -252,19 +252,42 @@ std::vector<RunnerRun> list_runner_runs(Transaction& tx, const std::optional<std
   return out;
 }
 
+namespace {
+
+// Figures per type, by name: `job_type` alone, or every type a query finds
+// plus `known_types` (so a type with nothing to count still shows).
+template <typename Figures>
+class ByType {
+ public:
+  ByType(const std::optional<std::string>& job_type, const std::vector<std::string>& known_types) {
+    if (job_type) {
+      entry(*job_type);
+    } else {
+      for (const auto& name : known_types) entry(name);
+    }
+  }
+  Figures& entry(const std::string& name) {
+    auto& figures = types_[name];
+    figures.job_type = name;
+    return figures;
+  }
+  std::vector<Figures> take() {
+    std::vector<Figures> out;
+    out.reserve(types_.size());
+    for (auto& [name, figures] : types_) out.push_back(std::move(figures));
+    return out;
+  }
+
+ private:
+  std::map<std::string, Figures> types_;
+};
+
+}  // namespace
+
 std::vector<QueueDepth> queue_depths(Transaction& tx, const std::optional<std::string>& job_type,
                                      const std::vector<std::string>& known_types) {
-  std::map<std::string, QueueDepth> types;
-  auto entry = [&](const std::string& name) -> QueueDepth& {
-    auto& depth = types[name];
-    depth.job_type = name;
-    return depth;
-  };
-  if (job_type) {
-    entry(*job_type);
-  } else {
-    for (const auto& name : known_types) entry(name);
-  }
+  ByType<QueueDepth> types(job_type, known_types);
+  const auto entry = [&](const std::string& name) -> QueueDepth& { return types.entry(name); };
   for (const auto& row : tx.exec(query("job_stats_depths"), job_type)) {
     auto& depth = entry(row.text("job_type"));
     const auto n = row.integer("n");
@@ -289,10 +312,7 @@ std::vector<QueueDepth> queue_depths(Transaction& tx, const std::optional<std::s
       depth.oldest_ready_age = Duration(std::max<std::int64_t>(*ms, 0));
     }
   }
-  std::vector<QueueDepth> out;
-  out.reserve(types.size());
-  for (auto& [name, depth] : types) out.push_back(std::move(depth));
-  return out;
+  return types.take();
 }
 
 QueueStats queue_stats(Transaction& tx, const std::optional<std::string>& job_type,
@@ -305,17 +325,8 @@ QueueStats queue_stats(Transaction& tx, const std::optional<std::string>& job_ty
   QueueStats out;
   out.finished_window = finished_window;
   out.finished_since = time_from_now(tx, -finished_window);
-  std::map<std::string, TypeStats> types;
-  auto entry = [&](const std::string& name) -> TypeStats& {
-    auto& stats = types[name];
-    stats.job_type = name;
-    return stats;
-  };
-  if (job_type) {
-    entry(*job_type);
-  } else {
-    for (const auto& name : known_types) entry(name);
-  }
+  ByType<TypeStats> types(job_type, known_types);
+  const auto entry = [&](const std::string& name) -> TypeStats& { return types.entry(name); };
   for (const auto& depth : queue_depths(tx, job_type, {})) {
     auto& stats = entry(depth.job_type);
     if (depth.waiting > 0) stats.counts[JobStatus::waiting] = depth.waiting;
@@ -342,7 +353,7 @@ QueueStats queue_stats(Transaction& tx, const std::optional<std::string>& job_ty
     if (job_type && pause.job_type != *job_type) continue;
     entry(pause.job_type).pause = std::move(pause);
   }
-  for (auto& [name, stats] : types) out.types.push_back(std::move(stats));
+  out.types = types.take();
   for (const auto& row : tx.exec(query("job_running"), job_type, running_limit)) {
     out.running.push_back(RunningJob{job_from_row(row), Duration(row.opt_int("lease_left_ms").value_or(0))});
   }

@@ -107,6 +107,7 @@ void WorkerPool::close_and_join() {
 }
 
 void WorkerPool::run_here(pg::Connection& conn, const Job& job) {
+  const JobLogScope about_the_job(job);
   const auto started = std::chrono::steady_clock::now();
   try {
     auto end = attempt(&conn, job);
@@ -141,6 +142,7 @@ void WorkerPool::worker_main(int index) {
     AttemptEnd end{job, AttemptEnd::Kind::left, {}, {}};
     const auto started = std::chrono::steady_clock::now();
     bool ran = true;
+    std::optional<JobLogScope> about_the_job(job);
     try {
       if (keeper_ != nullptr && keeper_->abandoned(job.id)) {
         end = {job, AttemptEnd::Kind::abandoned, {},
@@ -171,6 +173,7 @@ void WorkerPool::worker_main(int index) {
       end.detail = "an unknown exception";
     }
     if (ran) end.ran_for = std::chrono::steady_clock::now() - started;
+    about_the_job.reset();
     lock.lock();
     --busy_;
     lock.unlock();
