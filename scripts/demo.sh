@@ -94,6 +94,15 @@ if [[ "$waiting" != 0 ]]; then
   exit 1
 fi
 
+section "A recurring schedule: a NoopJob every 5 minutes, due now"
+# --due-now: its first occurrence is the latest one (at most 5 minutes ago),
+# so the tick enqueues it without waiting; runners of the type tick too.
+run "$bin/jobctl" schedule add noop-every-5-minutes --type noop --target 1 --cron '*/5 * * * *' \
+  --zone Europe/Berlin --due-now
+run "$bin/jobctl" schedule next noop-every-5-minutes -n 3
+run "$bin/jobctl" schedule tick
+run "$bin/jobctl" schedule list
+
 section "A daemon: run-noop-jobs --daemon --concurrency 4, then 1000 NoopJobs in one statement"
 "$bin/run-noop-jobs" --db "dbname=$dbname user=jobrunner_noop_runner" --daemon --concurrency 4 \
   --log-level warn &

@@ -402,5 +402,25 @@ TEST(CronSchedule, between_an_occurrence_years_away_returns_nothing_quickly) {
             (std::vector<sys_seconds>{utc(2028, 2, 28, 23)}));
 }
 
+TEST(CronSchedule, latest_at_or_before_looks_back_within_its_span) {
+  const auto minutely = CronSchedule::parse("* * * * *", "UTC");
+  EXPECT_EQ(minutely.latest_at_or_before(utc(2025, 6, 1, 10, 7, 30), 3600s),
+            utc(2025, 6, 1, 10, 7));
+  EXPECT_EQ(minutely.latest_at_or_before(utc(2025, 6, 1, 10, 7), 3600s),
+            utc(2025, 6, 1, 10, 7));  // at: included
+  const auto daily = CronSchedule::parse("30 2 * * *", "Europe/Berlin");
+  // 15:00 UTC on 1 June: 02:30 CEST that day was 00:30 UTC, found in a
+  // window far beyond the first hour.
+  EXPECT_EQ(daily.latest_at_or_before(utc(2025, 6, 1, 15), 86400s * 366),
+            utc(2025, 6, 1, 0, 30));
+  EXPECT_EQ(daily.latest_at_or_before(utc(2025, 6, 1, 0, 29), 86400s * 366),
+            utc(2025, 5, 31, 0, 30));
+  // Nothing in the span: not looked for further back.
+  EXPECT_EQ(daily.latest_at_or_before(utc(2025, 6, 1, 15), 3600s), std::nullopt);
+  const auto leap = CronSchedule::parse("0 0 29 2 *", "UTC");
+  EXPECT_EQ(leap.latest_at_or_before(utc(2027, 3, 1), 86400s * 366), std::nullopt);
+  EXPECT_EQ(leap.latest_at_or_before(utc(2028, 3, 1), 86400s * 366), utc(2028, 2, 29));
+}
+
 }  // namespace
 }  // namespace jobrunner

@@ -18,6 +18,7 @@
 
 #include "foo/foo_job.hpp"
 #include "jobrunner/pg/job_store.hpp"
+#include "jobrunner/pg/migrations.hpp"
 #include "test_database.hpp"
 
 namespace jobrunner::jobctl_test {
@@ -174,6 +175,15 @@ class JobctlTest : public testing::DatabaseTest {
       for (const auto& part : parts) EXPECT_TRUE(contains(err.front(), part)) << shown(result);
     }
     EXPECT_TRUE(result.out.empty()) << shown(result);
+  }
+
+  // Applies a package's patches from its directory (`dir`, named after the
+  // package), as `jobctl db upgrade --migrations-dir dir` does.
+  void apply_package(const std::filesystem::path& dir) {
+    auto conn = db.connect();
+    const auto package = pg::load_package(dir, dir / "security.cfg");
+    ASSERT_EQ(package.name, dir.filename().string());
+    (void)pg::upgrade(conn, pg::all_patches(pg::embedded_patches(), {package}));
   }
 
   pg::JobStore store{foo::foo_job_type().spec};

@@ -322,6 +322,29 @@ TEST_F(JobctlScheduleTest, four_racing_tickers_enqueue_each_occurrence_exactly_o
   EXPECT_EQ(count("SELECT count(*) FROM job_schedule WHERE next_due = '2026-01-05T11:01:00Z'"), 1);
 }
 
+TEST_F(JobctlScheduleTest, due_now_makes_the_latest_occurrence_the_first_and_a_tick_enqueues_it) {
+  const auto added = at("2026-01-05T10:07:20Z", {"schedule", "add", "now", "--type", "noop",
+                                                 "--target", noop_target(), "--cron",
+                                                 "*/5 * * * *", "--due-now"});
+  ASSERT_EQ(added.exit_code, kOk) << shown(added);
+  EXPECT_TRUE(contains(added.out, "next due 2026-01-05T10:05:00Z")) << shown(added);
+  ASSERT_EQ(tick("2026-01-05T10:07:30Z").exit_code, kOk);
+  EXPECT_EQ(enqueued("now"), Strings{"10:05"});
+  EXPECT_EQ(count("SELECT count(*) FROM job_schedule WHERE next_due = '2026-01-05T10:10:00Z'"), 1);
+  // Longer ago than the grace: the misfire policy decides (once: a catch-up).
+  add("2026-01-05T10:07:20Z", {"daily", "--type", "noop", "--target", noop_target(), "--cron",
+                               "0 3 * * *", "--due-now"});
+  const auto late = tick("2026-01-05T10:07:40Z");
+  ASSERT_EQ(late.exit_code, kOk) << shown(late);
+  EXPECT_TRUE(contains(late.out, "daily 2026-01-05T03:00:00Z: enqueued job")) << shown(late);
+  EXPECT_TRUE(contains(late.out, "caught up by misfire policy once")) << shown(late);
+  expect_refused(at("2026-01-05T10:07:20Z", {"schedule", "add", "p", "--type", "noop", "--target",
+                                             noop_target(), "--cron", "* * * * *", "--due-now",
+                                             "--paused"}),
+                 kUsage, {"excludes"});
+  EXPECT_EQ(count("SELECT count(*) FROM job_schedule WHERE name = 'p'"), 0);
+}
+
 // ---- pause, resume, remove ---------------------------------------------------------
 
 TEST_F(JobctlScheduleTest, a_paused_schedule_is_not_ticked_and_resumes_without_a_backlog) {

@@ -29,12 +29,7 @@ const std::filesystem::path kPackage = JOBRUNNER_REPORT_PACKAGE_DIR;
 class ReportJobTest : public JobctlTest {
  protected:
   // The report package, applied as jobctl db upgrade --migrations-dir does.
-  void SetUp() override {
-    auto conn = db.connect();
-    const auto package = pg::load_package(kPackage, kPackage / "security.cfg");
-    ASSERT_EQ(package.name, "report");
-    (void)pg::upgrade(conn, pg::all_patches(pg::embedded_patches(), {package}));
-  }
+  void SetUp() override { apply_package(kPackage); }
 
   std::int64_t enqueue_report(const nlohmann::json& metadata = nlohmann::json::object()) {
     auto conn = db.connect();

@@ -19,7 +19,7 @@ coalesce(j.log, '') AS log,
 (extract(epoch FROM j.date_created) * 1000000)::bigint AS date_created_us,
 (extract(epoch FROM j.date_started) * 1000000)::bigint AS date_started_us,
 (extract(epoch FROM j.date_finished) * 1000000)::bigint AS date_finished_us,
-j.json_data
+j.json_data, j.result
 
 -- name: job_enqueue
 -- One job of type $1 (sql/migrations/0011: every rule of an enqueue): target
@@ -95,14 +95,17 @@ LIMIT $2
 -- so a runner whose lease was rescued changes nothing (no row returned).
 -- $3 is the new status; $4 the retry delay in ms (WAITING) or NULL.
 -- date_finished is set for COMPLETED and FAILED only. $5 is the log line,
--- NULL for none (a success writes none).
+-- NULL for none (a success writes none unless its attempt gave log text).
+-- $7 is the attempt's result (job.result), NULL for none: each recorded end
+-- writes its own attempt's.
 UPDATE job AS j
 SET status = $3::smallint,
     date_finished = CASE WHEN $3::smallint IN ({{COMPLETED}}, {{FAILED}}) THEN now() END,
     scheduled_start = CASE WHEN $4::bigint IS NULL THEN j.scheduled_start
                            ELSE now() + $4::bigint * interval '1 millisecond' END,
     lease_expires = NULL, lease_owner = NULL, lease_token = NULL,
-    log = CASE WHEN $5::text IS NULL THEN j.log ELSE job_log_append(j.log, $5::text, $6::integer) END
+    log = CASE WHEN $5::text IS NULL THEN j.log ELSE job_log_append(j.log, $5::text, $6::integer) END,
+    result = $7::jsonb
 WHERE j.id = $1 AND j.status = {{RUNNING}} AND j.lease_token = $2::bigint
 RETURNING j.id
 

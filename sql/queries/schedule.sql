@@ -99,6 +99,15 @@ ORDER BY s.next_due, s.id
 LIMIT 1
 FOR UPDATE OF s SKIP LOCKED
 
+-- name: schedule_next_due
+-- Seconds from $1 (epoch seconds) to the earliest next_due of the unpaused
+-- schedules of the types $2 (NULL: all); NULL when there is none. At or
+-- below 0: one is due now. (job_schedule__due__idx)
+SELECT extract(epoch FROM min(s.next_due))::bigint - $1::bigint AS due_in_s
+FROM job_schedule AS s
+WHERE NOT s.paused
+  AND ($2::text[] IS NULL OR s.job_type = ANY ($2::text[]))
+
 -- name: schedule_occurrence_insert
 -- The record of occurrence $2 (epoch seconds) of schedule $1, skipped for
 -- reason $3 (NULL: its job is to follow). Returns nothing when it is

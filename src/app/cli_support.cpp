@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -71,7 +72,15 @@ std::optional<std::string> test_clock_from_env() {
                       ") but the test clock is for tests only: set JOBRUNNER_ALLOW_TEST_CLOCK=1 "
                       "as well to use it, or unset JOBRUNNER_TEST_NOW");
   }
-  return std::string(now);
+  if (*now != '@') return std::string(now);
+  const std::string path = now + 1;
+  std::ifstream file(path);
+  std::string line;
+  if (!file || !std::getline(file, line) || line.find_first_not_of(" \t\r") == std::string::npos) {
+    throw ConfigError("JOBRUNNER_TEST_NOW names the file " + path +
+                      ", which cannot be read or whose first line is empty");
+  }
+  return line;
 }
 
 void add_db_option(CLI::App& app, std::optional<std::string>& db) {

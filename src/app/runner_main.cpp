@@ -12,6 +12,7 @@
 #include "jobrunner/app/cli_support.hpp"
 #include "jobrunner/app/exit_codes.hpp"
 #include "jobrunner/app/metrics.hpp"
+#include "jobrunner/app/schedule_ticker.hpp"
 #include "jobrunner/core/byte_size.hpp"
 #include "jobrunner/core/errors.hpp"
 #include "jobrunner/pg/admin.hpp"
@@ -149,6 +150,9 @@ std::string help_footer(const JobType& type, const std::string& name) {
          "attempt not counted) and exits 0; a "
          "second signal exits at once (128 + signal); leases then expire and jobs are "
          "rescued.\n"
+         "\nSchedules: a run also enqueues the due occurrences of its type's recurring "
+         "schedules (jobctl schedule): a cron run once it holds the type's lock, a daemon at "
+         "each next due time and every --poll-interval (docs/schedules.md).\n"
          "\nExit codes:\n"
          "  0   the run finished (jobs that failed are recorded in the database, not here)\n"
          "      or the job type is paused (jobctl pause): the runner exits at once, logging who\n"
@@ -418,6 +422,7 @@ int runner_main(int argc, char** argv, const JobType& type, const RunnerExtensio
     std::optional<Duration> retention_period;
     if (retention) retention_period = parse_duration(*retention);
     if (daemon) options.housekeeping = daemon_housekeeping(registered, retention_period);
+    options.tick_schedules = schedule_ticker(type.spec.name);
     // A graceful stop whose grace period ran out ends the process from the
     // dispatcher (it cannot wait for the jobs' threads): the run is recorded
     // there, on the runner's connection.

@@ -3,6 +3,7 @@
 #include <date/tz.h>
 
 #include <algorithm>
+#include <limits>
 #include <optional>
 #include <string>
 #include <utility>
@@ -139,6 +140,20 @@ CronSchedule::Occurrences CronSchedule::between(sys_seconds after, sys_seconds u
     }
     out.times.push_back(*next);
     at = *next;
+  }
+}
+
+std::optional<sys_seconds> CronSchedule::latest_at_or_before(sys_seconds upto,
+                                                             std::chrono::seconds lookback) const {
+  std::chrono::seconds window = std::chrono::hours(1);
+  for (sys_seconds after = upto;;) {
+    const auto from = upto - std::min(window, lookback);
+    // (from, after]: the part of this window that the last one did not look at.
+    const auto found = between(from, after, std::numeric_limits<std::size_t>::max());
+    if (!found.times.empty()) return found.times.back();
+    if (window >= lookback) return std::nullopt;
+    after = from;
+    window *= 2;
   }
 }
 

@@ -153,6 +153,7 @@ nlohmann::json job_json(const Job& job) {
           {"date_started", time_or_null(job.date_started)},
           {"date_finished", time_or_null(job.date_finished)},
           {"json_data", job.json_data},
+          {"result", job.result ? *job.result : nlohmann::json()},
           {"log", job.log}};
 }
 

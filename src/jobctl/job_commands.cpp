@@ -103,6 +103,7 @@ int show_job(pg::Connection& conn, std::int64_t id, int log_lines, bool json) {
     field("lease", "-");
   }
   field("json_data", job->json_data.dump());
+  field("result", job->result ? job->result->dump() : "-");
   if (has_type_row) {
     field("type_row", type->spec.table + ": " + type->spec.target_column + " " +
                           std::to_string(*job->target_id) + ", job_type " +

@@ -8,6 +8,7 @@
 #include "command.hpp"
 #include "common.hpp"
 #include "jobrunner/app/exit_codes.hpp"
+#include "jobrunner/app/schedule_ticker.hpp"
 #include "jobrunner/core/cron_schedule.hpp"
 #include "jobrunner/pg/schedules.hpp"
 #include "table.hpp"
@@ -118,6 +119,7 @@ struct AddOptions {
   std::optional<int> priority;
   std::optional<int> max_retries;
   bool paused = false;
+  bool due_now = false;
 };
 
 int add(pg::Connection& conn, const AddOptions& o, const pg::ScheduleClock& clock) {
@@ -134,6 +136,7 @@ int add(pg::Connection& conn, const AddOptions& o, const pg::ScheduleClock& cloc
   n.misfire_limit = o.misfire_limit;
   n.misfire_grace = std::chrono::duration_cast<std::chrono::seconds>(parse_duration(o.misfire_grace));
   n.paused = o.paused;
+  n.due_now = o.due_now;
   // The expression and zone first: they need no database.
   const auto cron = CronSchedule::parse(n.cron, n.time_zone);
   auto tx = conn.begin();
@@ -271,7 +274,13 @@ void add_schedule_commands(CLI::App& app, Context& ctx) {
   add_cmd->add_option("--max-retries", a->max_retries, "The jobs' max retries (default: the type's)")
       ->type_name("N")
       ->check(CLI::NonNegativeNumber);
-  add_cmd->add_flag("--paused", a->paused, "Add it paused (jobctl schedule resume starts it)");
+  auto* paused = add_cmd->add_flag("--paused", a->paused,
+                                    "Add it paused (jobctl schedule resume starts it)");
+  add_cmd->add_flag("--due-now", a->due_now,
+                    "Make it due at once: its first occurrence is the latest at or before now "
+                    "(within a year) instead of the next one, so the next tick enqueues it (on "
+                    "time within --misfire-grace, otherwise as --misfire says)")
+      ->excludes(paused);
   add_cmd->footer(
       "\nA bad expression or zone is refused with exit 65 and a message naming the field; so "
       "are an unknown type, a missing or unknown target, and a taken name.\n"
@@ -283,7 +292,9 @@ void add_schedule_commands(CLI::App& app, Context& ctx) {
       "  jobctl schedule add weekly --type report --cron @weekly --misfire all "
       "--misfire-limit 4\n"
       "  jobctl schedule add office-hours --type noop --target 1 --cron '0 9-17 * * mon-fri' "
-      "--zone America/New_York --misfire skip");
+      "--zone America/New_York --misfire skip\n"
+      "  jobctl schedule add hourly-report --type report --cron @hourly --due-now && jobctl "
+      "schedule tick    # one now, then hourly");
   add_cmd->callback([&ctx, a] {
     ctx.action = [a](pg::Connection& conn) { return add(conn, *a, app::test_clock_from_env()); };
   });
@@ -475,9 +486,9 @@ void add_schedule_commands(CLI::App& app, Context& ctx) {
   auto* tick = schedule->add_subcommand(
       "tick",
       "Enqueue the due occurrences of every schedule (or of --type's) now, applying each "
-      "one's misfire policy, and report what happened. For installations with no runner of "
-      "the type (runners do not tick schedules yet), from cron, and for tests. Any number "
-      "may run at once, on any hosts: each occurrence is enqueued once.");
+      "one's misfire policy, and report what happened. Runners of the type tick their own "
+      "schedules; this is for installations with no runner of the type, and for tests. Any "
+      "number may run at once, on any hosts: each occurrence is enqueued once.");
   tick->add_option("--type", *tick_types,
                    "Only the schedules of this job type (repeat it for several)")
       ->type_name("TYPE")
@@ -500,21 +511,8 @@ void add_schedule_commands(CLI::App& app, Context& ctx) {
       }
       request.job_types = *tick_types;
       const auto result = pg::tick_schedules(conn, request);
-      for (const auto& s : result.schedules) {
-        if (s.error) spdlog::warn("schedule '{}': {}", s.name, *s.error);
-        for (const auto& o : s.occurrences) {
-          if (o.skipped) {
-            spdlog::info("schedule '{}' {}: skipped: {}", s.name, format_instant(o.at), *o.skipped);
-          }
-        }
-        if (s.left_out > 0) {
-          spdlog::warn("schedule '{}': misfire policy {} left out {}{} missed occurrences from {} to {}",
-                       s.name, to_string(s.misfire), s.left_out_at_least ? "at least " : "",
-                       s.left_out, format_instant(*s.left_out_first),
-                       format_instant(*s.left_out_last));
-        }
-      }
-      spdlog::info("schedule tick: enqueued {} jobs, skipped {} occurrences, {} due schedules",
+      app::log_tick(result, false);
+      spdlog::info("schedule tick: jobs enqueued: {}, occurrences skipped: {}, due schedules: {}",
                    result.enqueued(), result.skipped(), result.schedules.size());
       print_tick(result, ctx.json);
       return exit_code::ok;

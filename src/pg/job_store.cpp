@@ -32,6 +32,53 @@ std::vector<std::int64_t> ids_in(const Rows& rows, std::string_view column) {
   return ids;
 }
 
+// `text` as valid UTF-8 without NUL (what a text column and libpq's
+// parameters take): each byte that does not start or continue a well-formed
+// sequence (overlong forms, surrogates and values past U+10FFFF included),
+// and each NUL, becomes U+FFFD. A program's output may hold anything, and a
+// tail may be cut inside a character.
+std::string valid_utf8(std::string_view text) {
+  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+  std::string out;
+  out.reserve(text.size());
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  for (std::size_t i = 0; i < text.size();) {
+    const unsigned char b = byte(i);
+    if (b != 0 && b < 0x80) {
+      out.push_back(static_cast<char>(b));
+      ++i;
+      continue;
+    }
+    // The length of the sequence b starts and the range of its second byte.
+    std::size_t length = 0;
+    unsigned char low = 0x80, high = 0xBF;
+    if (b >= 0xC2 && b <= 0xDF) {
+      length = 2;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+      length = 3;
+      if (b == 0xE0) low = 0xA0;
+      if (b == 0xED) high = 0x9F;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+      length = 4;
+      if (b == 0xF0) low = 0x90;
+      if (b == 0xF4) high = 0x8F;
+    }
+    bool ok = length > 0 && i + length <= text.size();
+    for (std::size_t k = 1; ok && k < length; ++k) {
+      const unsigned char c = byte(i + k);
+      ok = k == 1 ? (c >= low && c <= high) : (c >= 0x80 && c <= 0xBF);
+    }
+    if (ok) {
+      out.append(text.substr(i, length));
+      i += length;
+    } else {
+      out.append(kReplacement);
+      ++i;
+    }
+  }
+  return out;
+}
+
 std::string attempt_line(const Job& job, const std::string& line) {
   return "attempt " + std::to_string(job.attempt_count) + ": " + line;
 }
@@ -77,6 +124,7 @@ Job job_from_row(const Row& row) {
   job.date_started = row.opt_time_us("date_started_us");
   job.date_finished = row.opt_time_us("date_finished_us");
   job.json_data = row.json("json_data");
+  if (!row.is_null("result")) job.result = row.json("result");
   return job;
 }
 
@@ -273,15 +321,20 @@ std::vector<Job> JobStore::lock_expired(Transaction& tx, int limit) const {
   return load(tx, tx.exec(query("job_lock_expired"), spec_.name, limit));
 }
 
-bool JobStore::finish(Transaction& tx, const Job& job, const Decision& decision) const {
+bool JobStore::finish(Transaction& tx, const Job& job, const Decision& decision,
+                      const AttemptOutput& output) const {
   check_transition(JobStatus::running, decision.next);
   std::optional<std::int64_t> retry_ms;
   if (decision.retry_after) retry_ms = decision.retry_after->count();
-  // A success writes no log line (docs/performance.md, "Cheaper rows").
+  // A plain success writes no log line (docs/performance.md, "Cheaper rows").
   std::optional<std::string> line;
-  if (decision.next != JobStatus::completed) line = attempt_line(job, decision.log_line);
+  if (decision.next != JobStatus::completed || !output.log.empty()) {
+    line = valid_utf8(attempt_line(job, decision.log_line + output.log));
+  }
+  std::optional<std::string> result;
+  if (output.result) result = output.result->dump();
   auto rows = tx.exec(query("job_finish"), job.id, job.lease_token,
-                      static_cast<int>(decision.next), retry_ms, line, kJobLogLimit);
+                      static_cast<int>(decision.next), retry_ms, line, kJobLogLimit, result);
   return !rows.empty();
 }
 
@@ -299,14 +352,14 @@ bool JobStore::give_back(Transaction& tx, const Job& job, const std::string& why
 }
 
 void JobStore::append_log(Transaction& tx, const Job& job, const std::string& line) const {
-  tx.exec(query("job_append_log"), job.id, line, kJobLogLimit);
+  tx.exec(query("job_append_log"), job.id, valid_utf8(line), kJobLogLimit);
 }
 
 std::int64_t JobStore::file_error_report(Transaction& tx, const Job& job, const Outcome& outcome,
                                          const nlohmann::json& variables) const {
   auto rows = tx.exec(query("error_report_insert"), job.id,
                       outcome.error_type.empty() ? std::string("Error") : outcome.error_type,
-                      outcome.message, variables);
+                      valid_utf8(outcome.message), variables);
   return rows.front().integer("id");
 }
 

@@ -149,7 +149,9 @@ Schedule add_schedule(Transaction& tx, const NewSchedule& n, const ScheduleClock
     throw BadInput("schedule " + n.name + ": " + e.what());
   }
   const auto now = schedule_now(tx, clock);
-  const auto next_due = cron.next_after(now);
+  std::optional<sys_seconds> latest;
+  if (n.due_now) latest = cron.latest_at_or_before(now, kDueNowLookback);
+  const auto next_due = latest ? *latest : cron.next_after(now);
   try {
     return schedule_from_row(
         tx.exec(query("schedule_insert"), n.name, n.job_type, n.target, n.metadata, n.priority,
@@ -303,12 +305,18 @@ TickResult tick_schedules(Connection& conn, const TickRequest& request) {
   const Param types =
       request.job_types.empty() ? Param(std::nullopt) : to_array_param(request.job_types);
   std::vector<std::int64_t> handled;
-  for (int i = 0; i < request.max_schedules; ++i) {
+  for (int i = 0;; ++i) {
     auto tx = conn.begin();
     const auto now = schedule_now(tx, request.clock);
-    const auto rows = tx.exec_params(query("schedule_due_lock"),
-                                     {to_param(epoch(now)), types, to_array_param(handled)});
+    const auto rows = i < request.max_schedules
+                          ? tx.exec_params(query("schedule_due_lock"),
+                                           {to_param(epoch(now)), types, to_array_param(handled)})
+                          : Rows();
     if (rows.empty()) {
+      const auto due = tx.exec_params(query("schedule_next_due"), {to_param(epoch(now)), types});
+      if (const auto in = due.front().opt_int("due_in_s")) {
+        result.next_due_in = std::chrono::seconds(std::max<std::int64_t>(0, *in));
+      }
       tx.commit();
       break;
     }

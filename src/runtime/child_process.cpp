@@ -18,13 +18,4 @@ ChildResult run_in_child(const std::function<std::string()>& body, const ChildLi
   return child.run({}, limits, started, on_stderr_line);
 }
 
-std::string describe_wait_status(int wait_status) {
-  if (WIFSIGNALED(wait_status)) {
-    const int sig = WTERMSIG(wait_status);
-    return "killed by signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
-  }
-  if (WIFEXITED(wait_status)) return "exited with status " + std::to_string(WEXITSTATUS(wait_status));
-  return "ended with wait status " + std::to_string(wait_status);
-}
-
 }  // namespace jobrunner

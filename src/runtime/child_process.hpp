@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "jobrunner/core/duration.hpp"
+#include "jobrunner/runtime/subprocess.hpp"  // describe_wait_status
 
 namespace jobrunner {
 
@@ -41,8 +42,5 @@ struct ChildResult {
 ChildResult run_in_child(const std::function<std::string()>& body, const ChildLimits& limits,
                          const std::function<void(pid_t)>& started,
                          const std::function<void(std::string_view)>& on_stderr_line);
-
-// "killed by signal 11 (Segmentation fault)", "exited with status 3".
-std::string describe_wait_status(int wait_status);
 
 }  // namespace jobrunner

@@ -13,9 +13,11 @@ namespace jobrunner {
 void install_child_stop_handler();
 
 // The processes of isolated jobs, killed with SIGKILL by a second signal (or
-// a give-back after the grace period) so that no orphan keeps running.
-// Async-signal-safe; at most kMaxRunningChildren are tracked at once: one
-// slot per worker of the largest --concurrency.
+// a give-back after the grace period) so that no orphan keeps running; a
+// negative number is a process group (-pgid: a program that a job runs,
+// subprocess.hpp), killed whole. Async-signal-safe; at most
+// kMaxRunningChildren are tracked at once: one slot per worker of the largest
+// --concurrency (a worker has either an isolated child or a program).
 inline constexpr int kMaxRunningChildren = kMaxConcurrency;
 void add_running_child(int pid) noexcept;
 void remove_running_child(int pid) noexcept;

@@ -23,9 +23,16 @@
 
 #include "child_signals.hpp"
 #include "jobrunner/pg/connection.hpp"
+#include "posix_fd.hpp"
 
 namespace jobrunner {
 namespace {
+
+using posix::close_fd;
+using posix::drain;
+using posix::Pipe;
+using posix::reap;
+using posix::set_non_blocking;
 
 using Clock = std::chrono::steady_clock;
 
@@ -71,11 +78,6 @@ bool read_exact(int fd, char* data, std::size_t size) {
     size -= static_cast<std::size_t>(n);
   }
   return true;
-}
-
-void close_fd(int& fd) {
-  if (fd >= 0) close(fd);
-  fd = -1;
 }
 
 // Closes every descriptor from 3 up but `keep`.
@@ -159,42 +161,6 @@ void unlock_after_fork() {
   pg::unlock_connecting();
 }
 
-// A pipe whose ends are close-on-exec.
-struct Pipe {
-  int read_end = -1;
-  int write_end = -1;
-  Pipe() {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe: " + std::string(strerror(errno)));
-    read_end = fds[0];
-    write_end = fds[1];
-  }
-  ~Pipe() {
-    close_fd(read_end);
-    close_fd(write_end);
-  }
-  Pipe(const Pipe&) = delete;
-  Pipe& operator=(const Pipe&) = delete;
-  int take_read() { return std::exchange(read_end, -1); }
-  int take_write() { return std::exchange(write_end, -1); }
-};
-
-void set_non_blocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
-
-// Reads what `fd` (non-blocking) holds now into `out`; false at end of file.
-bool drain(int fd, std::string& out) {
-  char buffer[65536];
-  for (;;) {
-    const auto n = ::read(fd, buffer, sizeof buffer);
-    if (n > 0) {
-      out.append(buffer, static_cast<std::size_t>(n));
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-  }
-}
-
 // Writes to a pipe whose reader may be gone, getting EPIPE instead of the
 // SIGPIPE that would end the runner: the signal is blocked in this thread for
 // the write and a SIGPIPE it raised is taken off the pending set.
@@ -215,17 +181,6 @@ bool write_to_pipe(int fd, std::string_view data) {
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   errno = error;
   return written;
-}
-
-// Reaps `pid` if it has exited (or, with block, once it has).
-std::optional<int> reap(pid_t pid, bool block) {
-  int status = 0;
-  for (;;) {
-    const pid_t done = waitpid(pid, &status, block ? 0 : WNOHANG);
-    if (done == pid) return status;
-    if (done < 0 && errno == EINTR) continue;
-    return std::nullopt;
-  }
 }
 
 // Hands the complete lines at the front of `pending` to on_line, keeping the

@@ -72,8 +72,10 @@ Completer::Completer(const JobType& type, RetryPolicy policy, NotificationHook& 
       metrics_(metrics),
       on_report_(std::move(on_report)) {}
 
-bool Completer::complete_in(pg::Transaction& tx, const Job& job) const {
-  return store_.finish(tx, job, decide(Outcome{}, job.attempt_count, job.max_retries, policy_));
+bool Completer::complete_in(pg::Transaction& tx, const Job& job,
+                            const AttemptOutput& output) const {
+  return store_.finish(tx, job, decide(Outcome{}, job.attempt_count, job.max_retries, policy_),
+                       output);
 }
 
 RetryPolicy retry_policy_of(const JobType& type, const RunnerOptions& options) {
@@ -176,17 +178,17 @@ void Completer::flush(pg::Transaction& tx, Batch& batch) {
   for (auto& end : batch.ends_) {
     if (auto written = needs_no_write(end)) {
       batch.written_.push_back(std::move(*written));
-    } else if (end.kind == AttemptEnd::Kind::ran) {
+    } else if (end.kind == AttemptEnd::Kind::ran && end.output.empty()) {
       ran.push_back(end.job);
+    } else if (end.kind == AttemptEnd::Kind::ran) {
+      write_completion(tx, end, batch);  // with its result or log: a statement of its own
     } else if (end.kind == AttemptEnd::Kind::failed) {
       write_failure(tx, end, batch);
       batch.durable_ = true;
     } else {  // committed, with its stderr tail
       store_.append_log(tx, end.job,
                         "attempt " + std::to_string(end.job.attempt_count) + end.detail);
-      batch.written_.push_back({end.job.id, end.job.attempt_count, spdlog::level::info,
-                                "completed on attempt " + std::to_string(end.job.attempt_count),
-                                kCompleted});
+      batch.written_.push_back(completion(end.job, true));
     }
   }
   write_completions(tx, ran, batch);
@@ -197,19 +199,23 @@ void Completer::write_completions(pg::Transaction& tx, const std::vector<Job>& j
   if (jobs.empty()) return;
   const auto done = store_.complete_many(tx, jobs);
   const std::set<std::int64_t> completed(done.begin(), done.end());
-  for (const auto& job : jobs) {
-    if (completed.contains(job.id)) {
-      batch.written_.push_back({job.id, job.attempt_count, spdlog::level::info,
-                                "completed on attempt " + std::to_string(job.attempt_count),
-                                kCompleted});
-    } else {
-      batch.written_.push_back({job.id, job.attempt_count, spdlog::level::err,
-                                "refused to record COMPLETED: the lease was lost (rescued after "
-                                "it expired, moved by an operator, or the claim undone by a "
-                                "server crash); it will run again",
-                                kLost});
-    }
+  for (const auto& job : jobs) batch.written_.push_back(completion(job, completed.contains(job.id)));
+}
+
+// The line of a completion written by the completer, or refused.
+Completer::Written Completer::completion(const Job& job, bool written) {
+  if (written) {
+    return {job.id, job.attempt_count, spdlog::level::info,
+            "completed on attempt " + std::to_string(job.attempt_count), kCompleted};
   }
+  return {job.id, job.attempt_count, spdlog::level::err,
+          "refused to record COMPLETED: the lease was lost (rescued after it expired, moved by "
+          "an operator, or the claim undone by a server crash); it will run again",
+          kLost};
+}
+
+void Completer::write_completion(pg::Transaction& tx, const AttemptEnd& end, Batch& batch) {
+  batch.written_.push_back(completion(end.job, complete_in(tx, end.job, end.output)));
 }
 
 void Completer::write_failure(pg::Transaction& tx, AttemptEnd& end, Batch& batch) {
@@ -223,10 +229,11 @@ void Completer::write_failure(pg::Transaction& tx, AttemptEnd& end, Batch& batch
             "recording attempt " + std::to_string(job.attempt_count) +
                 " as lost with its connection");
   }
-  auto decision = decide(outcome, job.attempt_count, job.max_retries, policy_);
-  const auto log_line = decision.log_line;
-  decision.log_line += end.detail;
-  if (!store_.finish(tx, job, decision)) {
+  const auto decision = decide(outcome, job.attempt_count, job.max_retries, policy_);
+  const auto& log_line = decision.log_line;
+  AttemptOutput output = end.output;  // the job's own text, then its stderr tail
+  output.log += end.detail;
+  if (!store_.finish(tx, job, decision, output)) {
     batch.written_.push_back({job.id, job.attempt_count, spdlog::level::err,
                         "refused to record " + std::string(to_string(decision.next)) +
                             ": the lease was lost (rescued after it expired, moved by an "

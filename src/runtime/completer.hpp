@@ -49,6 +49,9 @@ struct AttemptEnd {
   Kind kind = Kind::committed;
   Outcome outcome;     // failed
   std::string detail;  // failed: appended to the log line (an isolated job's stderr)
+  // What the job gave back (RunnableJob::output()): written with the end by
+  // flush() (ran, failed); a committed job's was written by complete_in().
+  AttemptOutput output;
   // How long the attempt ran, from its start to its end (for the runner's
   // metrics); none for a job that was not started.
   std::optional<std::chrono::nanoseconds> ran_for;
@@ -63,11 +66,11 @@ class Completer {
   Completer(const JobType& type, RetryPolicy policy, NotificationHook& hook, LeaseKeeper* keeper,
             RunnerMetrics* metrics, std::function<void()> on_report = {});
 
-  // In the job's own transaction, before it commits: COMPLETED, fenced by
-  // the lease. False (nothing written) when the lease was lost; the caller
-  // then rolls the transaction back. Const and thread-safe: an isolated
-  // child runs it too.
-  bool complete_in(pg::Transaction& tx, const Job& job) const;
+  // In the job's own transaction, before it commits: COMPLETED with what the
+  // attempt gave back (its result, its log text), fenced by the lease. False
+  // (nothing written) when the lease was lost; the caller then rolls the
+  // transaction back. Const and thread-safe: an isolated child runs it too.
+  bool complete_in(pg::Transaction& tx, const Job& job, const AttemptOutput& output = {}) const;
 
   // From any thread, once the attempt's own transaction (if any) is over.
   void report(AttemptEnd end);
@@ -148,6 +151,8 @@ class Completer {
   using Written = WrittenLine;
   std::optional<Written> needs_no_write(const AttemptEnd& end) const;
   void write_completions(pg::Transaction& tx, const std::vector<Job>& ran, Batch& batch);
+  void write_completion(pg::Transaction& tx, const AttemptEnd& end, Batch& batch);
+  static Written completion(const Job& job, bool written);
   void write_failure(pg::Transaction& tx, AttemptEnd& end, Batch& batch);
   bool abandoned(const AttemptEnd& end) const;
   // Logs, counts, and lets the jobs' leases go.

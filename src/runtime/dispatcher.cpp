@@ -148,6 +148,17 @@ void Dispatcher::connected() {
     conn_.listen(channel_of(type_));
     listening_ = true;
   }
+  tick_schedules();
+}
+
+void Dispatcher::tick_schedules() {
+  if (!options_.tick_schedules) return;
+  const auto tick = options_.tick_schedules(conn_);
+  auto next = Clock::now() + options_.poll_interval;
+  // Not at once when one is still due (another tick holds it): no spin.
+  if (tick.next_due_in) next = std::min(next, Clock::now() + std::max(*tick.next_due_in, kTick));
+  next_schedule_tick_ = next;
+  if (tick.enqueued > 0) drained_ = false;  // claim what it enqueued
 }
 
 // One turn; how the run ends, once it does.
@@ -175,6 +186,7 @@ std::optional<Dispatcher::End> Dispatcher::step() {
     next_housekeeping_ = Clock::now() + options_.poll_interval;
     drained_ = false;  // the poll: look again, whatever NOTIFY said
   }
+  if (next_schedule_tick_ && Clock::now() >= *next_schedule_tick_) tick_schedules();
   const int room = room_to_claim();
   if (room > 0 && !drained_ && pool_.queued() <= refill_at_) {
     const bool idle = pool_.busy() == 0 && pool_.queued() == 0 && completer_.unsettled() == 0;
@@ -273,10 +285,11 @@ void Dispatcher::wait(Clock::time_point until) {
 }
 
 // Daemon mode, nothing ready: waits for a NOTIFY, the next scheduled job,
-// the next housekeeping, reports due for a flush or a stop, whichever comes
-// first.
+// the next housekeeping or schedule tick, reports due for a flush or a
+// stop, whichever comes first.
 void Dispatcher::wait_for_work() {
   auto wake = next_housekeeping_;
+  if (next_schedule_tick_) wake = std::min(wake, *next_schedule_tick_);
   bool due_wakes = false;
   {
     auto tx = conn_.begin();

@@ -50,6 +50,9 @@ class Dispatcher {
 
   std::optional<End> step();
   void connected();
+  // Ticks the schedules (RunnerOptions::tick_schedules) and sets the time
+  // of the next tick.
+  void tick_schedules();
   // Flushes the completer's reports and claims up to `wanted` jobs (0: only
   // flushes), in one transaction; returns how many were claimed.
   int flush_and_claim(int wanted);
@@ -83,6 +86,7 @@ class Dispatcher {
 
   Clock::time_point started_ = Clock::now();
   Clock::time_point next_housekeeping_ = Clock::now();
+  std::optional<Clock::time_point> next_schedule_tick_;  // with tick_schedules
   int claimed_ = 0;
   int reconnects_ = 0;
   bool listening_ = false;

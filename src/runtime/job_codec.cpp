@@ -45,6 +45,7 @@ nlohmann::json job_to_json(const Job& job) {
           {"date_started", micros(job.date_started)},
           {"date_finished", micros(job.date_finished)},
           {"json_data", job.json_data},
+          {"result", job.result ? *job.result : nlohmann::json()},
           {"target_id", job.target_id ? nlohmann::json(*job.target_id) : nlohmann::json()},
           {"type_code", job.type_code},
           {"metadata", job.metadata}};
@@ -69,6 +70,7 @@ Job job_from_json(const nlohmann::json& json) {
   job.date_started = time_of(json.at("date_started"));
   job.date_finished = time_of(json.at("date_finished"));
   job.json_data = json.at("json_data");
+  if (const auto& result = json.at("result"); !result.is_null()) job.result = result;
   if (const auto& target = json.at("target_id"); !target.is_null()) {
     job.target_id = target.get<std::int64_t>();
   }

@@ -1,5 +1,7 @@
 #include "jobrunner/runtime/runnable_job.hpp"
 
+#include <stdexcept>
+
 #include "jobrunner/runtime/stop_signal.hpp"
 
 namespace jobrunner {
@@ -15,5 +17,15 @@ std::optional<SteadyTime> RunnableJob::deadline() const {
 bool RunnableJob::stop_requested() const {
   return control_ ? control_->stop_requested() : jobrunner::stop_requested();
 }
+
+void RunnableJob::set_result(nlohmann::json result) {
+  if (!result.is_object()) {
+    throw std::invalid_argument("a job's result must be a JSON object, not " +
+                                std::string(result.type_name()));
+  }
+  output_.result = std::move(result);
+}
+
+void RunnableJob::add_log(std::string_view text) { output_.log.append(text); }
 
 }  // namespace jobrunner

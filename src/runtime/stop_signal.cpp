@@ -63,7 +63,7 @@ void remove_running_child(int pid) noexcept {
 
 void kill_running_children() noexcept {
   for (auto& slot : g_running_children) {
-    if (const int pid = slot.load(); pid > 0) kill(pid, SIGKILL);
+    if (const int pid = slot.load(); pid != 0) kill(pid, SIGKILL);  // < 0: a group
   }
 }
 

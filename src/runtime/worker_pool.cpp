@@ -211,8 +211,10 @@ AttemptEnd WorkerPool::attempt(pg::Connection* conn, const Job& job) {
 AttemptEnd WorkerPool::attempt_in_process(pg::Connection* conn, const LeaseKeeper* keeper,
                                           const Job& job) const {
   using Kind = AttemptEnd::Kind;
+  // Outlives the try: what the job gave back is written whatever its outcome.
+  std::unique_ptr<RunnableJob> runnable;
   try {
-    auto runnable = type_.make(job);
+    runnable = type_.make(job);
     const Control control(job_timeout(), keeper, job.id);
     runnable->set_control(&control);
     if (type_.spec.batch_completions) {
@@ -222,16 +224,18 @@ AttemptEnd WorkerPool::attempt_in_process(pg::Connection* conn, const LeaseKeepe
                           "' sets batch_completions, so its jobs must be NonTransactionalJobs");
       }
       outside->perform();
-      return {job, Kind::ran, {}, {}};
+      return {job, Kind::ran, {}, {}, runnable->output()};
     }
     auto tx = conn->begin();
     pg::Statements db(tx);
     runnable->run(db);
-    if (!completer_.complete_in(tx, job)) return {job, Kind::refused, {}, {}};
+    if (!completer_.complete_in(tx, job, runnable->output())) return {job, Kind::refused, {}, {}};
     tx.commit();
     return {job, Kind::committed, {}, {}};
   } catch (...) {
-    return {job, Kind::failed, outcome_of(std::current_exception()), {}};
+    AttemptEnd end{job, Kind::failed, outcome_of(std::current_exception()), {}};
+    if (runnable) end.output = runnable->output();
+    return end;
   }
 }
 
@@ -273,10 +277,17 @@ AttemptEnd WorkerPool::attempt_in_child(std::optional<ChildWorker>& child, const
   }
   const auto report = nlohmann::json::parse(*result.report);
   if (report.contains("error")) throw DatabaseUnavailable(report.value("message", ""));
-  return {job, static_cast<Kind>(report.at("kind").get<int>()),
-          {static_cast<Outcome::Kind>(report.at("outcome").get<int>()),
-           report.at("error_type").get<std::string>(), report.at("message").get<std::string>()},
-          detail};
+  AttemptEnd end{job, static_cast<Kind>(report.at("kind").get<int>()),
+                 {static_cast<Outcome::Kind>(report.at("outcome").get<int>()),
+                  report.at("error_type").get<std::string>(),
+                  report.at("message").get<std::string>()},
+                 detail};
+  // What the job gave back, unless the child wrote it with COMPLETED.
+  if (end.kind != Kind::committed) {
+    if (const auto& given = report.at("result"); !given.is_null()) end.output.result = given;
+    end.output.log = report.at("log").get<std::string>();
+  }
+  return end;
 }
 
 // What a worker's child does with each job it is sent. Its connection is
@@ -303,12 +314,15 @@ ChildWorker::Serve WorkerPool::serve_in_child() const {
       report = {{"kind", static_cast<int>(end.kind)},
                 {"outcome", static_cast<int>(end.outcome.kind)},
                 {"error_type", end.outcome.error_type},
-                {"message", end.outcome.message}};
+                {"message", end.outcome.message},
+                {"result", end.output.result ? *end.output.result : nlohmann::json()},
+                {"log", end.output.log}};
     } catch (const DatabaseUnavailable& e) {
       report = {{"error", kDatabaseUnavailable}, {"message", e.what()}};
       retire = true;
     }
-    return {report.dump(), retire};
+    // A program's output in the log text may be any bytes: sent as U+FFFD.
+    return {report.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), retire};
   };
 }
 

@@ -16,7 +16,9 @@
 #     psql as the enqueuer role; a second pending job for a bar is refused;
 #  5. run run-bar-jobs as the runner role, then check in the database that
 #     every job is COMPLETED and did its work exactly once (a second run, of
-#     the pkg-config build, finds nothing to do); jobctl list and show.
+#     the pkg-config build, finds nothing to do); jobctl list and show;
+#  6. add a schedule of BarJobs with jobctl and let run-bar-jobs, as the
+#     runner role, tick it at a simulated time: its job is enqueued and run.
 #
 # Run by scripts/test.sh (from the repo root, with PGHOST/PGPORT/PGUSER,
 # JOBRUNNER_PG_DIR and JOBRUNNER_BIN_DIR exported; the tree built in
@@ -245,4 +247,20 @@ grep -q 'COMPLETED' "$work/show.out" || fail "jobctl show $job_a does not say CO
 grep -q '"coats": *2' "$work/show.out" || fail "jobctl show $job_a does not show the job's metadata"
 say "jobctl list --type bar: $listed COMPLETED; jobctl show $job_a: COMPLETED, metadata {\"coats\": 2}"
 
-say "PASS: installed prefix, bar-job built (CMake and pkg-config), its test, installed jobctl, $enqueued BarJobs run once each, in $((SECONDS - started_at))s"
+# ---- 6. a schedule, ticked by run-bar-jobs as its runner role ------------------------
+at() { JOBRUNNER_TEST_NOW=$1 JOBRUNNER_ALLOW_TEST_CLOCK=1 "${@:2}"; }
+bar_s=$(q "INSERT INTO bar (name) VALUES ('scheduled bar') RETURNING id")
+at 2026-01-05T09:30:00Z "$jobctl" --db "dbname=$db" schedule add polish-hourly --type bar \
+  --target "$bar_s" --cron '@hourly' >"$work/schedule.out" 2>"$work/schedule.log" ||
+  fail "jobctl schedule add failed: $(tail -n 3 "$work/schedule.log")"
+at 2026-01-05T10:00:05Z "$prefix/bin/run-bar-jobs" --db "dbname=$db user=jobrunner_bar_runner" \
+  >"$work/run3.out" 2>"$work/run3.log" || fail "run-bar-jobs (ticking its schedule) exited $?"
+grep -q "schedule 'polish-hourly' 2026-01-05T10:00:00Z: enqueued bar job" "$work/run3.log" ||
+  fail "run-bar-jobs did not enqueue the 10:00 occurrence: $(tail -n 5 "$work/run3.log")"
+grep -q "Ran 1 BarJobs" "$work/run3.log" ||
+  fail "run-bar-jobs did not run the scheduled BarJob: $(tail -n 3 "$work/run3.log")"
+enqueued=$((enqueued + 1))
+check_work "after the scheduled run"
+say "jobctl schedule add polish-hourly; run-bar-jobs (as jobrunner_bar_runner, test clock 10:00:05) enqueued its 10:00 BarJob and ran it"
+
+say "PASS: installed prefix, bar-job built (CMake and pkg-config), its test, installed jobctl, $enqueued BarJobs (one scheduled) run once each, in $((SECONDS - started_at))s"

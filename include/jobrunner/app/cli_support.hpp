@@ -21,11 +21,14 @@ inline constexpr int kDefaultConnectTimeoutSeconds = 10;
 std::string resolve_conninfo(const std::optional<std::string>& db_option);
 
 // The test clock of schedules (docs/schedules.md#the-test-clock): the time
-// in $JOBRUNNER_TEST_NOW (ISO 8601, e.g. 2026-01-05T10:00:00Z), which the
-// schedule commands and ticks then take as "now" instead of the database's
-// clock. Honoured only when JOBRUNNER_ALLOW_TEST_CLOCK=1 as well: set
-// without it, ConfigError (exit 78), so that a stray variable in a
-// production environment cannot move schedules. nullopt when unset or empty.
+// in $JOBRUNNER_TEST_NOW (ISO 8601, e.g. 2026-01-05T10:00:00Z), or, when it
+// is @PATH, the first line of file PATH, read at each call (so a test moves
+// a daemon's clock by rewriting the file), which the schedule commands and
+// ticks then take as "now" instead of the database's clock. Honoured only
+// when JOBRUNNER_ALLOW_TEST_CLOCK=1 as well: set without it, ConfigError
+// (exit 78), so that a stray variable in a production environment cannot
+// move schedules; ConfigError too for a file that cannot be read or is
+// empty. nullopt when unset or empty.
 std::optional<std::string> test_clock_from_env();
 
 // Adds --db with its help text.

@@ -28,6 +28,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -64,6 +65,12 @@ class CronSchedule {
   };
   Occurrences between(std::chrono::sys_seconds after, std::chrono::sys_seconds upto,
                       std::size_t max_count = kDefaultMaxOccurrences) const;
+
+  // The latest occurrence at or before `upto` and after `upto - lookback`;
+  // nullopt when there is none in that span. Looks backwards in windows
+  // that double from an hour, so a frequent schedule costs little.
+  std::optional<std::chrono::sys_seconds> latest_at_or_before(std::chrono::sys_seconds upto,
+                                                              std::chrono::seconds lookback) const;
 
  private:
   CronExpression expression_;

@@ -33,6 +33,9 @@ struct Job {
   std::optional<TimePoint> date_started;
   std::optional<TimePoint> date_finished;
   nlohmann::json json_data = nlohmann::json::object();
+  // What the last recorded attempt gave back (job.result, a JSON object),
+  // or nullopt (core/attempt_output.hpp).
+  std::optional<nlohmann::json> result;
 
   // From the type's own table (for example foojob): what the job is about
   // (foojob.foo) and its type code (foojob.job_type). A job of a type

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "jobrunner/core/attempt_output.hpp"
 #include "jobrunner/core/decision.hpp"
 #include "jobrunner/core/job.hpp"
 #include "jobrunner/core/job_type_spec.hpp"
@@ -93,9 +94,13 @@ class JobStore {
 
   // Writes a decision about a RUNNING job that `job.lease_token` still holds;
   // false (and nothing written) when the lease was lost. Appends
-  // "attempt N: <decision.log_line>" to the job's log unless the decision is
-  // COMPLETED: a success writes no log line.
-  [[nodiscard]] bool finish(Transaction& tx, const Job& job, const Decision& decision) const;
+  // "attempt N: <decision.log_line><output.log>" to the job's log unless the
+  // decision is COMPLETED and output.log is empty: a plain success writes no
+  // log line. Sets job.result to output.result (NULL for none). Text that is
+  // not valid UTF-8 (a program's output) is written with U+FFFD in place of
+  // each bad byte, and NUL as U+FFFD too.
+  [[nodiscard]] bool finish(Transaction& tx, const Job& job, const Decision& decision,
+                            const AttemptOutput& output = {}) const;
 
   // Records COMPLETED for many jobs in one statement (batch completions),
   // without a log line. Returns the ids completed; a job missing there had
@@ -116,7 +121,8 @@ class JobStore {
   // The same for one job; false when its lease was already lost.
   [[nodiscard]] bool give_back(Transaction& tx, const Job& job, const std::string& why) const;
 
-  // Adds a line to the job's log (e.g. the tail of an isolated job's stderr).
+  // Adds a line to the job's log (e.g. the tail of an isolated job's stderr;
+  // made valid UTF-8 as finish() does).
   void append_log(Transaction& tx, const Job& job, const std::string& line) const;
 
   // Files an error report (an OOPS) with the job's variables; returns its id.

@@ -47,7 +47,14 @@ struct NewSchedule {
   int misfire_limit = 100;
   std::chrono::seconds misfire_grace{300};
   bool paused = false;
+  // Due at once: next_due is the latest occurrence at or before now (within
+  // kDueNowLookback) instead of the first after it, so the next tick
+  // enqueues it (on time within misfire_grace, otherwise as the misfire
+  // policy says). Without such an occurrence, the first after now.
+  bool due_now = false;
 };
+
+inline constexpr std::chrono::seconds kDueNowLookback{366 * 86400};
 
 // A stored schedule: what was added, and its state.
 struct Schedule : NewSchedule {
@@ -139,6 +146,11 @@ struct TickedSchedule {
 
 struct TickResult {
   std::vector<TickedSchedule> schedules;  // in the order handled
+  // From the tick's last "now" to the earliest next_due of the unpaused
+  // schedules of its types (0 when one is still due: max_schedules was
+  // reached, or another tick holds it); none when they have no schedule.
+  // A runner sets its timer to it.
+  std::optional<std::chrono::seconds> next_due_in;
   std::int64_t enqueued() const noexcept;
   std::int64_t skipped() const noexcept;
 };
@@ -154,8 +166,9 @@ struct TickResult {
 // occurrences left out get one record, at the latest of them, saying how
 // many. Then last_occurrence and next_due (the first occurrence after now)
 // are set and the transaction commits. Stops when no schedule is due or
-// after max_schedules (schedule_due_lock, schedule_occurrence_insert,
-// schedule_occurrence_set, schedule_advance; the enqueue is JobStore's).
+// after max_schedules, and then reads next_due_in (schedule_due_lock,
+// schedule_occurrence_insert, schedule_occurrence_set, schedule_advance,
+// schedule_next_due; the enqueue is JobStore's).
 TickResult tick_schedules(Connection& conn, const TickRequest& request);
 
 }  // namespace jobrunner::pg

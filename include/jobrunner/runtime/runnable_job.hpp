@@ -5,9 +5,11 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
+#include "jobrunner/core/attempt_output.hpp"
 #include "jobrunner/core/job.hpp"
 #include "jobrunner/core/job_type_spec.hpp"
 #include "jobrunner/pg/connection.hpp"
@@ -61,9 +63,19 @@ class RunnableJob {
   // Set by the runtime before run(); the control must outlive the call.
   void set_control(const AttemptControl* control) noexcept { control_ = control; }
 
+  // What this attempt gives back besides its outcome, written by the
+  // runtime with the attempt's end, whatever the outcome (also when run()
+  // throws; core/attempt_output.hpp): a result for job.result, which
+  // replaces one given before (std::invalid_argument unless `result` is a
+  // JSON object), and text for the attempt's line in job.log.
+  void set_result(nlohmann::json result);
+  void add_log(std::string_view text);
+  const AttemptOutput& output() const noexcept { return output_; }
+
  private:
   Job job_;
   const AttemptControl* control_ = nullptr;
+  AttemptOutput output_;
 };
 
 // A job whose work is outside this database (a mail, a call to another

@@ -42,6 +42,12 @@ inline constexpr Duration kMaxTypeLockLease = std::chrono::seconds(30);
 inline constexpr int kDefaultPrefetch = 256;
 inline constexpr int kMaxPrefetch = 10000;
 
+// What RunnerOptions::tick_schedules did.
+struct ScheduleTickResult {
+  std::int64_t enqueued = 0;            // jobs enqueued (the run claims again)
+  std::optional<Duration> next_due_in;  // until the next is due; none: no schedule
+};
+
 struct RunnerOptions {
   int limit = 0;                          // jobs to run at most; 0 = all ready
   std::optional<Duration> max_runtime;    // stop claiming after this long
@@ -100,6 +106,12 @@ struct RunnerOptions {
   // poll_interval (e.g. to see whether the type was paused); returning false
   // stops the daemon.
   std::function<bool(pg::Connection&)> housekeeping;
+  // Ticks the type's recurring schedules (app::schedule_ticker) on the
+  // runner's own connection and thread: once the run has connected (so a
+  // cron-mode run enqueues what is due, then runs it), then whenever the
+  // last tick said the next occurrence comes due, and at least every
+  // poll_interval (a schedule added or resumed meanwhile).
+  std::function<ScheduleTickResult(pg::Connection&)> tick_schedules;
   // The type's cron lock that this run took (JobStore::try_lock_type): the
   // lease keeper extends it with the jobs' leases (at least every third of
   // its lease). Once it is lost the run throws DatabaseUnavailable (another
