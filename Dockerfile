@@ -20,7 +20,7 @@ FROM debian:12-slim AS runtime
 # against ca-certificates).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libpqxx-6.4 libspdlog1.10 libfmt9 libdate-tz3 tzdata ca-certificates \
+      libpqxx-6.4 libspdlog1.10 libfmt9 libdate-tz3 libcpp-httplib0.11 tzdata ca-certificates \
       libcurl4 libssl3 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --no-create-home --shell /usr/sbin/nologin jobrunner

@@ -36,13 +36,13 @@ install(DIRECTORY sql/ DESTINATION ${CMAKE_INSTALL_DATADIR}/jobrunner/sql)
 
 # ---- jobrunner.pc ------------------------------------------------------------
 # The libraries in link order, then what they need. Public headers include
-# nlohmann/json and CLI11; the libraries use libpqxx, libpq and spdlog
-# inside. Static libraries carry no list of their dependencies, so for them
+# nlohmann/json and CLI11; the libraries use libpqxx, libpq, spdlog and
+# cpp-httplib (a daemon's /metrics) inside. Static libraries carry no list of their dependencies, so for them
 # `pkg-config --libs jobrunner` must name every one (Requires); shared ones
 # need the private ones only for --static.
 get_target_property(_jobrunner_library_type jobrunner_core TYPE)
 set(_jobrunner_pc_public "nlohmann_json >= 3.10, CLI11 >= 2.1")
-set(_jobrunner_pc_private "libpqxx >= 6.4, libpq, spdlog >= 1.10")
+set(_jobrunner_pc_private "libpqxx >= 6.4, libpq, spdlog >= 1.10, cpp-httplib >= 0.11")
 if(_jobrunner_library_type STREQUAL "STATIC_LIBRARY")
   set(JOBRUNNER_PC_REQUIRES "${_jobrunner_pc_public}, ${_jobrunner_pc_private}")
   set(JOBRUNNER_PC_REQUIRES_PRIVATE "")

@@ -11,6 +11,11 @@ packages=(
   # Time zones of cron schedules: Howard Hinnant's date/tz (libdate-tz, which
   # reads the system's tzdata; g++ 12 has no C++20 <chrono> zones).
   libhowardhinnant-date-dev tzdata
+  # A daemon's /metrics (--metrics-listen): cpp-httplib, header and library.
+  libcpp-httplib-dev
+  # tests/scripts/60-prometheus.sh and the metrics tests: a real Prometheus
+  # server scrapes a daemon; promtool checks every metrics output.
+  prometheus
   postgresql-15 postgresql-client-15
   # pg-local.sh needs ps/kill (procps), runuser (util-linux) and useradd (passwd).
   procps util-linux passwd

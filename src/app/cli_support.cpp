@@ -17,6 +17,7 @@
 #include "jobrunner/core/errors.hpp"
 #include "jobrunner/core/job.hpp"
 #include "jobrunner/pg/connection.hpp"
+#include "jobrunner/runtime/job_log_fields.hpp"
 
 namespace jobrunner::app {
 namespace {
@@ -26,7 +27,7 @@ namespace {
 class JsonFormatter final : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-    const nlohmann::json line = {
+    nlohmann::json line = {
         {"time", format_time(std::chrono::time_point_cast<TimePoint::duration>(msg.time))},
         {"level", std::string(spdlog::level::to_string_view(msg.level).data(),
                               spdlog::level::to_string_view(msg.level).size())},
@@ -34,6 +35,11 @@ class JsonFormatter final : public spdlog::formatter {
         {"pid", static_cast<int>(getpid())},
         {"msg", std::string(msg.payload.data(), msg.payload.size())},
     };
+    if (const auto* job = current_job_log_fields()) {
+      line["job_id"] = job->id;
+      line["job_type"] = std::string(job->type);
+      line["attempt"] = job->attempt;
+    }
     const auto text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     dest.append(text.data(), text.data() + text.size());
   }

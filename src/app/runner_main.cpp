@@ -11,6 +11,7 @@
 
 #include "jobrunner/app/cli_support.hpp"
 #include "jobrunner/app/exit_codes.hpp"
+#include "jobrunner/app/metrics.hpp"
 #include "jobrunner/app/schedule_ticker.hpp"
 #include "jobrunner/core/byte_size.hpp"
 #include "jobrunner/core/errors.hpp"
@@ -20,6 +21,7 @@
 #include "jobrunner/runtime/runner.hpp"
 #include "jobrunner/runtime/stop_signal.hpp"
 #include "jobrunner/version.hpp"
+#include "metrics_server.hpp"
 #include "run_record.hpp"
 
 namespace jobrunner::app {
@@ -183,6 +185,32 @@ std::string help_footer(const JobType& type, const std::string& name) {
          "  " + name + " --daemon --isolate --job-timeout 10m --memory-limit 1G\n";
 }
 
+// --metrics-file: what the cron run did, and the queue as it left it (read
+// on the runner's connection, if it still works), for node_exporter's
+// textfile collector. A file that cannot be written is logged, not fatal:
+// the run itself is recorded in runner_run either way.
+void write_run_metrics(const std::string& path, const JobTypeSpec& spec,
+                       const RunnerMetricsSnapshot& counts, const RunFigures& run,
+                       pg::Connection* conn) {
+  auto families = run_families(spec.name, counts, run);
+  if (conn != nullptr) {
+    try {
+      auto tx = conn->begin();
+      const auto depths = pg::queue_depths(tx, spec.name, {spec.name});
+      tx.commit();
+      for (auto& f : queue_families(depths, unix_seconds_now())) families.push_back(std::move(f));
+    } catch (const std::exception& e) {
+      spdlog::warn("metrics: the metrics file {} goes without the queue depths: {}", path,
+                   e.what());
+    }
+  }
+  try {
+    write_file_atomically(path, metrics::render(families));
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+  }
+}
+
 // glibc gives each thread that allocates its own arena, up to 8 per core:
 // with a worker per job and the runner's own threads, a daemon at
 // concurrency 16 kept 20 MB resident after 100,000 jobs, 13 MB with two
@@ -212,6 +240,8 @@ int runner_main(int argc, char** argv, const JobType& type, const RunnerExtensio
   bool no_listen = false;
   bool durable_claims = false;
   std::optional<std::string> max_runtime, lease, retry_delay, job_timeout, memory_limit, retention;
+  std::optional<std::string> metrics_listen, metrics_file;
+  std::string metrics_interval = format_duration(kDefaultMetricsInterval);
   std::string grace = format_duration(options.grace);
   std::string poll_interval = format_duration(options.poll_interval);
   add_db_option(app, db);
@@ -279,7 +309,7 @@ int runner_main(int argc, char** argv, const JobType& type, const RunnerExtensio
                  "back at once")
       ->check(duration_validator())
       ->capture_default_str();
-  app.add_flag("--daemon", daemon,
+  auto* daemon_flag = app.add_flag("--daemon", daemon,
                "Keep running until stopped: new jobs wake the daemon at once (LISTEN/NOTIFY), "
                "scheduled ones when they come due; it reconnects after losing the database "
                "(waiting 1s, doubling up to 30s). Several daemons of one type may run at once "
@@ -304,6 +334,36 @@ int runner_main(int argc, char** argv, const JobType& type, const RunnerExtensio
                  "more than DURATION ago, in batches, at the end of the run (a daemon: also "
                  "hourly); 0s: every finished job. Off by default; see jobctl prune")
       ->check(duration_validator());
+  app.add_option("--metrics-listen", metrics_listen,
+                 "Daemon mode: serve Prometheus metrics on http://ADDR:PORT/metrics (off by "
+                 "default; keep it on loopback, e.g. 127.0.0.1:9464, or behind a firewall: "
+                 "it has no authentication). Port 0 picks a free port; the address bound is "
+                 "logged. See docs/metrics.md")
+      ->check(CLI::Validator(
+          [](std::string& value) -> std::string {
+            try {
+              parse_listen_address(value);
+              return {};
+            } catch (const BadInput& e) {
+              return e.what();
+            }
+          },
+          "ADDR:PORT"))
+      ->needs(daemon_flag);
+  app.add_option("--metrics-file", metrics_file,
+                 "Cron mode: at the end of the run, write its figures (as gauges) and the "
+                 "type's queue depths to PATH in the Prometheus text format, atomically "
+                 "(temporary file, then rename), for node_exporter's textfile collector "
+                 "(name it *.prom in the collector's directory)")
+      ->type_name("PATH")
+      ->excludes(daemon_flag);
+  app.add_option("--metrics-interval", metrics_interval,
+                 "With --metrics-listen: read the queue depths from the database at most this "
+                 "often, whatever the scrape rate (between reads the last figures are served). "
+                 "At least 1s")
+      ->check(duration_validator(std::chrono::seconds(1),
+                                 "each read counts the type's unfinished jobs"))
+      ->capture_default_str();
   add_log_options(app, log_options);
   if (extension.add_options) extension.add_options(app);
 
@@ -319,6 +379,7 @@ int runner_main(int argc, char** argv, const JobType& type, const RunnerExtensio
   options.durable_claims = durable_claims;
   options.grace = parse_duration(grace);
   options.poll_interval = parse_duration(poll_interval);
+  const double started_unix = unix_seconds_now();
   const auto host = hostname();
   options.owner = host + ":" + std::to_string(getpid());
   const auto conninfo = resolve_conninfo(db);
@@ -331,6 +392,14 @@ int runner_main(int argc, char** argv, const JobType& type, const RunnerExtensio
   RunRecord record(conninfo, type.spec, host, static_cast<int>(getpid()));
   std::optional<pg::Connection> conn;
   RunStats stats;
+  RunnerMetricsSnapshot counts;  // for --metrics-file, once the run ended
+  const Runner* running = nullptr;  // while the runner exists
+  const auto run_metrics = [&](int exit_code, pg::Connection* on) {
+    if (!metrics_file) return;
+    if (running != nullptr) counts = running->metrics().snapshot();
+    write_run_metrics(*metrics_file, type.spec, counts,
+                      {started_unix, unix_seconds_now(), exit_code}, on);
+  };
   JobType registered = type;  // with the registry's defaults, once read
   int code = run_guarded([&]() -> int {
     check_job_type_spec(type.spec);  // before anything is written
@@ -365,11 +434,39 @@ int runner_main(int argc, char** argv, const JobType& type, const RunnerExtensio
     // A graceful stop whose grace period ran out ends the process from the
     // dispatcher (it cannot wait for the jobs' threads): the run is recorded
     // there, on the runner's connection.
-    options.before_exit = [&record](pg::Connection& runner_conn, const RunStats& so_far) {
+    options.before_exit = [&record, &run_metrics](pg::Connection& runner_conn,
+                                                  const RunStats& so_far) {
       record.finish(exit_code::ok, so_far, &runner_conn);
+      run_metrics(exit_code::ok, &runner_conn);
     };
     RecordingNotificationHook hook;
     Runner runner(*conn, registered, options, hook);
+    running = &runner;
+    // However the body ends: the runner's last counts, for --metrics-file.
+    struct KeepCounts {
+      const Runner*& running;
+      RunnerMetricsSnapshot& counts;
+      ~KeepCounts() {
+        counts = running->metrics().snapshot();
+        running = nullptr;
+      }
+    } keep_counts{running, counts};
+    // Destroyed before the runner: it reads the runner's counts.
+    std::optional<QueueMetrics> queue_metrics;
+    std::optional<MetricsServer> metrics_server;
+    if (metrics_listen) {
+      queue_metrics.emplace(conninfo, registered.spec.name, parse_duration(metrics_interval));
+      metrics_server.emplace(parse_listen_address(*metrics_listen), [&] {
+        auto families = runner_families(registered.spec.name, runner.metrics().snapshot(),
+                                        started_unix);
+        for (auto& f : queue_metrics->families()) families.push_back(std::move(f));
+        return metrics::render(families);
+      });
+      const auto address = parse_listen_address(*metrics_listen);
+      const bool v6 = address.host.find(':') != std::string::npos;
+      spdlog::info("serving metrics on http://{}{}{}:{}/metrics", v6 ? "[" : "", address.host,
+                   v6 ? "]" : "", metrics_server->port());
+    }
     if (daemon) {
       spdlog::info("running as a daemon ({}, concurrency {}{}); SIGTERM stops it",
                    options.listen ? "listening for new jobs" : "polling only",
@@ -396,6 +493,7 @@ int runner_main(int argc, char** argv, const JobType& type, const RunnerExtensio
       error && code == exit_code::ok) {
     code = run_guarded([&]() -> int { std::rethrow_exception(error); });
   }
+  run_metrics(code, conn ? &*conn : nullptr);
   return code;
 }
 

@@ -34,5 +34,6 @@ void add_prune_command(CLI::App& app, Context& ctx);
 void add_pause_commands(CLI::App& app, Context& ctx);    // pause, unpause, paused
 void add_rescue_command(CLI::App& app, Context& ctx);    // rescue
 void add_schedule_commands(CLI::App& app, Context& ctx);  // schedule add|list|show|...
+void add_metrics_command(CLI::App& app, Context& ctx);    // metrics
 
 }  // namespace jobrunner::jobctl

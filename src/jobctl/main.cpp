@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   jobctl::add_pause_commands(app, ctx);
   jobctl::add_rescue_command(app, ctx);
   jobctl::add_schedule_commands(app, ctx);
+  jobctl::add_metrics_command(app, ctx);
 
   // Unknown arguments reach the main app (fallthrough); only enqueue takes
   // them (the type's own flag, --foo ID), every other command refuses them.

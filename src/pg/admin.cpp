@@ -252,6 +252,69 @@ std::vector<RunnerRun> list_runner_runs(Transaction& tx, const std::optional<std
   return out;
 }
 
+namespace {
+
+// Figures per type, by name: `job_type` alone, or every type a query finds
+// plus `known_types` (so a type with nothing to count still shows).
+template <typename Figures>
+class ByType {
+ public:
+  ByType(const std::optional<std::string>& job_type, const std::vector<std::string>& known_types) {
+    if (job_type) {
+      entry(*job_type);
+    } else {
+      for (const auto& name : known_types) entry(name);
+    }
+  }
+  Figures& entry(const std::string& name) {
+    auto& figures = types_[name];
+    figures.job_type = name;
+    return figures;
+  }
+  std::vector<Figures> take() {
+    std::vector<Figures> out;
+    out.reserve(types_.size());
+    for (auto& [name, figures] : types_) out.push_back(std::move(figures));
+    return out;
+  }
+
+ private:
+  std::map<std::string, Figures> types_;
+};
+
+}  // namespace
+
+std::vector<QueueDepth> queue_depths(Transaction& tx, const std::optional<std::string>& job_type,
+                                     const std::vector<std::string>& known_types) {
+  ByType<QueueDepth> types(job_type, known_types);
+  const auto entry = [&](const std::string& name) -> QueueDepth& { return types.entry(name); };
+  for (const auto& row : tx.exec(query("job_stats_depths"), job_type)) {
+    auto& depth = entry(row.text("job_type"));
+    const auto n = row.integer("n");
+    switch (status_from_code(static_cast<int>(row.integer("status"))).value_or(JobStatus::completed)) {
+      case JobStatus::waiting:
+        depth.waiting = n;
+        break;
+      case JobStatus::running:
+        depth.running = n;
+        break;
+      case JobStatus::suspended:
+        depth.suspended = n;
+        break;
+      default:
+        break;
+    }
+  }
+  for (const auto& row : tx.exec(query("job_stats_ready"), job_type)) {
+    auto& depth = entry(row.text("job_type"));
+    depth.ready = row.integer("ready");
+    if (auto ms = row.opt_int("oldest_ready_ms")) {
+      depth.oldest_ready_age = Duration(std::max<std::int64_t>(*ms, 0));
+    }
+  }
+  return types.take();
+}
+
 QueueStats queue_stats(Transaction& tx, const std::optional<std::string>& job_type,
                        const std::vector<std::string>& known_types, Duration finished_window,
                        int running_limit) {
@@ -262,31 +325,21 @@ QueueStats queue_stats(Transaction& tx, const std::optional<std::string>& job_ty
   QueueStats out;
   out.finished_window = finished_window;
   out.finished_since = time_from_now(tx, -finished_window);
-  std::map<std::string, TypeStats> types;
-  auto entry = [&](const std::string& name) -> TypeStats& {
-    auto& stats = types[name];
-    stats.job_type = name;
-    return stats;
-  };
-  if (job_type) {
-    entry(*job_type);
-  } else {
-    for (const auto& name : known_types) entry(name);
-  }
-  for (const auto& row : tx.exec(query("job_stats_depths"), job_type)) {
-    const auto status = status_from_code(static_cast<int>(row.integer("status")));
-    if (status) entry(row.text("job_type")).counts[*status] = row.integer("n");
+  ByType<TypeStats> types(job_type, known_types);
+  const auto entry = [&](const std::string& name) -> TypeStats& { return types.entry(name); };
+  for (const auto& depth : queue_depths(tx, job_type, {})) {
+    auto& stats = entry(depth.job_type);
+    if (depth.waiting > 0) stats.counts[JobStatus::waiting] = depth.waiting;
+    if (depth.running > 0) stats.counts[JobStatus::running] = depth.running;
+    if (depth.suspended > 0) stats.counts[JobStatus::suspended] = depth.suspended;
+    stats.ready = depth.ready;
+    stats.oldest_ready_age = depth.oldest_ready_age;
   }
   for (const auto& row : tx.exec(query("job_stats_finished_since"), job_type, out.finished_since)) {
     const auto status = status_from_code(static_cast<int>(row.integer("status")));
     if (status) entry(row.text("job_type")).finished_in_window[*status] = row.integer("n");
   }
   out.job_rows_estimate = tx.exec(query("job_stats_rows_estimate")).front().opt_int("n");
-  for (const auto& row : tx.exec(query("job_stats_ready"), job_type)) {
-    auto& stats = entry(row.text("job_type"));
-    stats.ready = row.integer("ready");
-    if (auto ms = row.opt_int("oldest_ready_ms")) stats.oldest_ready_age = Duration(std::max<std::int64_t>(*ms, 0));
-  }
   const std::int64_t hour_ms = 60LL * 60 * 1000;
   for (const auto& row : tx.exec(query("job_stats_failed_recently"), job_type, hour_ms)) {
     entry(row.text("job_type")).failed_last_hour = row.integer("n");
@@ -300,7 +353,7 @@ QueueStats queue_stats(Transaction& tx, const std::optional<std::string>& job_ty
     if (job_type && pause.job_type != *job_type) continue;
     entry(pause.job_type).pause = std::move(pause);
   }
-  for (auto& [name, stats] : types) out.types.push_back(std::move(stats));
+  out.types = types.take();
   for (const auto& row : tx.exec(query("job_running"), job_type, running_limit)) {
     out.running.push_back(RunningJob{job_from_row(row), Duration(row.opt_int("lease_left_ms").value_or(0))});
   }

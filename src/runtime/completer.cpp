@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "job_log.hpp"
 #include "lease_keeper.hpp"
 
 namespace jobrunner {
@@ -61,13 +62,15 @@ constexpr RunStats kLost{.not_completed = 1, .lease_lost = 1};
 }  // namespace
 
 Completer::Completer(const JobType& type, RetryPolicy policy, NotificationHook& hook,
-                     LeaseKeeper* keeper, std::function<void()> on_report)
+                     LeaseKeeper* keeper, RunnerMetrics* metrics,
+                     std::function<void()> on_report)
     : type_(type),
       store_(type.spec),
       policy_(policy),
       jitter_(random_jitter()),
       hook_(hook),
       keeper_(keeper),
+      metrics_(metrics),
       on_report_(std::move(on_report)) {}
 
 bool Completer::complete_in(pg::Transaction& tx, const Job& job,
@@ -83,6 +86,7 @@ RetryPolicy retry_policy_of(const JobType& type, const RunnerOptions& options) {
 }
 
 void Completer::report(AttemptEnd end) {
+  if (metrics_ && end.ran_for) metrics_->observe_run(*end.ran_for);
   if (auto written = needs_no_write(end)) {
     // Settled at once, on the worker's thread: nothing to wait for. The
     // dispatcher still hears of it: a worker is free.
@@ -131,28 +135,28 @@ std::optional<Completer::Written> Completer::needs_no_write(const AttemptEnd& en
     case Kind::committed:
       // Its stderr tail (an isolated job's) goes into the log first.
       if (!end.detail.empty()) return std::nullopt;
-      return Written{job.id, spdlog::level::info, "completed on attempt " + attempt, kCompleted};
+      return Written{job.id, job.attempt_count, spdlog::level::info, "completed on attempt " + attempt, kCompleted};
     case Kind::refused:
       // Its transaction rolled back with the job's work: whoever holds the
       // job now runs it again.
-      return Written{job.id, spdlog::level::err,
+      return Written{job.id, job.attempt_count, spdlog::level::err,
                      "refused to record COMPLETED: the lease was lost (rescued after it "
                      "expired, or moved by an operator); the job's work was rolled back",
                      kLost};
     case Kind::abandoned:
-      return Written{job.id, spdlog::level::warn,
+      return Written{job.id, job.attempt_count, spdlog::level::warn,
                      end.detail.empty() ? "killed the process of abandoned attempt " + attempt
                                         : "abandoned attempt " + attempt + ": " + end.detail,
                      kLost};
     case Kind::left:
-      return Written{job.id, spdlog::level::err,
+      return Written{job.id, job.attempt_count, spdlog::level::err,
                      "left for a rescue after an internal error: " + end.detail, {}};
     case Kind::ran:
       return std::nullopt;
     case Kind::failed:
       if (!abandoned(end)) return std::nullopt;
       // Its lease is gone: a rescue records the attempt, not this runner.
-      return Written{job.id, spdlog::level::warn,
+      return Written{job.id, job.attempt_count, spdlog::level::warn,
                      "abandoned attempt " + attempt + " ended (" + end.outcome.error_type + ": " +
                          end.outcome.message + "); not recorded",
                      kLost};
@@ -202,10 +206,10 @@ void Completer::write_completions(pg::Transaction& tx, const std::vector<Job>& j
 // The line of a completion written by the completer, or refused.
 Completer::Written Completer::completion(const Job& job, bool written) {
   if (written) {
-    return {job.id, spdlog::level::info,
+    return {job.id, job.attempt_count, spdlog::level::info,
             "completed on attempt " + std::to_string(job.attempt_count), kCompleted};
   }
-  return {job.id, spdlog::level::err,
+  return {job.id, job.attempt_count, spdlog::level::err,
           "refused to record COMPLETED: the lease was lost (rescued after it expired, moved by "
           "an operator, or the claim undone by a server crash); it will run again",
           kLost};
@@ -222,15 +226,16 @@ void Completer::write_failure(pg::Transaction& tx, AttemptEnd& end, Batch& batch
     // Named before the write, for the refusal that follows when a server
     // crash undid the claim itself (claims commit without waiting for the
     // disk).
-    spdlog::warn("job {}: recording attempt {} as lost with its connection", job.id,
-                 job.attempt_count);
+    log_job(spdlog::level::warn, job,
+            "recording attempt " + std::to_string(job.attempt_count) +
+                " as lost with its connection");
   }
   const auto decision = decide(outcome, job.attempt_count, job.max_retries, policy_, jitter_);
   const auto& log_line = decision.log_line;
   AttemptOutput output = end.output;  // the job's own text, then its stderr tail
   output.log += end.detail;
   if (!store_.finish(tx, job, decision, output)) {
-    batch.written_.push_back({job.id, spdlog::level::err,
+    batch.written_.push_back({job.id, job.attempt_count, spdlog::level::err,
                         "refused to record " + std::string(to_string(decision.next)) +
                             ": the lease was lost (rescued after it expired, moved by an "
                             "operator, or the claim undone by a server crash)",
@@ -239,15 +244,17 @@ void Completer::write_failure(pg::Transaction& tx, AttemptEnd& end, Batch& batch
   }
   if (decision.file_error_report) {
     const auto id = store_.file_error_report(tx, job, outcome, oops_vars_of(type_, job));
-    batch.written_.push_back({job.id, spdlog::level::err,
-                        log_line + " (OOPS-" + std::to_string(id) + ")", kNotCompleted});
+    batch.written_.push_back({job.id, job.attempt_count, spdlog::level::err,
+                              log_line + " (OOPS-" + std::to_string(id) + ")", kNotCompleted,
+                              decision.next});
   } else {
-    batch.written_.push_back({job.id, spdlog::level::warn, log_line, kNotCompleted});
+    batch.written_.push_back({job.id, job.attempt_count, spdlog::level::warn, log_line,
+                              kNotCompleted, decision.next});
   }
   if (decision.notify_requester) {
     std::lock_guard lock(hook_mutex_);
     if (auto failed = notify_requester(hook_, store_, type_, tx, job, outcome)) {
-      batch.written_.push_back({job.id, spdlog::level::err, *failed, {}});
+      batch.written_.push_back({job.id, job.attempt_count, spdlog::level::err, *failed, {}});
     }
   }
 }
@@ -266,9 +273,18 @@ void Completer::settle(Batch& batch) {
 
 void Completer::settle(const std::vector<Written>& written, const std::vector<std::int64_t>& ids) {
   RunStats counts;
+  std::uint64_t failed = 0, retried = 0, suspended = 0;
   for (const auto& w : written) {
-    spdlog::log(w.level, "job {}: {}", w.job_id, w.line);
+    log_job(w.level, {w.job_id, type_.spec.name, w.attempt}, w.line);
     add(counts, w.counts);
+    if (w.recorded == JobStatus::failed) ++failed;
+    if (w.recorded == JobStatus::waiting) ++retried;
+    if (w.recorded == JobStatus::suspended) ++suspended;
+  }
+  // Once per batch, not per job.
+  if (metrics_) {
+    metrics_->add_ended(static_cast<std::uint64_t>(counts.completed), failed, retried, suspended,
+                        static_cast<std::uint64_t>(counts.lease_lost));
   }
   if (keeper_) {
     for (const auto id : ids) keeper_->release(id);
@@ -297,7 +313,7 @@ void Completer::give_back(pg::Connection& conn, const std::vector<Job>& jobs,
   const std::set<std::int64_t> given(back.begin(), back.end());
   for (const auto& job : jobs) {
     if (given.contains(job.id)) {
-      spdlog::warn("job {}: given back (WAITING, attempt not counted): {}", job.id, why);
+      log_job(spdlog::level::warn, job, "given back (WAITING, attempt not counted): " + why);
     }
     if (keeper_) keeper_->release(job.id);
   }
@@ -318,16 +334,19 @@ int Completer::rescue_expired(pg::Connection& conn, int batch) {
       (void)store_.finish(tx, job, decision);  // locked above, so it cannot be refused
       if (decision.file_error_report) {
         const auto oops = store_.file_error_report(tx, job, outcome, oops_vars_of(type_, job));
-        lines.push_back({job.id, spdlog::level::warn,
+        lines.push_back({job.id, job.attempt_count, spdlog::level::warn,
                          decision.log_line + " (OOPS-" + std::to_string(oops) + ")", {}});
       } else {
-        lines.push_back({job.id, spdlog::level::warn, "rescued: " + decision.log_line, {}});
+        lines.push_back({job.id, job.attempt_count, spdlog::level::warn, "rescued: " + decision.log_line, {}});
       }
     }
     tx.commit();
-    for (const auto& line : lines) spdlog::log(line.level, "job {}: {}", line.job_id, line.line);
+    for (const auto& line : lines) {
+      log_job(line.level, {line.job_id, type_.spec.name, line.attempt}, line.line);
+    }
     rescued += static_cast<int>(expired.size());
   }
+  if (metrics_) metrics_->add_rescued(static_cast<std::uint64_t>(rescued));
   std::lock_guard lock(mutex_);
   stats_.rescued += rescued;
   return rescued;

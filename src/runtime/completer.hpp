@@ -12,6 +12,7 @@
 // (completion_flusher.hpp) flushes on a connection of its own, the
 // dispatcher when there is none, and for the last reports of a run.
 
+#include <chrono>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -25,6 +26,7 @@
 #include "jobrunner/runtime/notification_hook.hpp"
 #include "jobrunner/runtime/runnable_job.hpp"
 #include "jobrunner/runtime/runner.hpp"
+#include "jobrunner/runtime/runner_metrics.hpp"
 
 namespace jobrunner {
 
@@ -50,6 +52,9 @@ struct AttemptEnd {
   // What the job gave back (RunnableJob::output()): written with the end by
   // flush() (ran, failed); a committed job's was written by complete_in().
   AttemptOutput output;
+  // How long the attempt ran, from its start to its end (for the runner's
+  // metrics); none for a job that was not started.
+  std::optional<std::chrono::nanoseconds> ran_for;
 };
 
 class Completer {
@@ -57,8 +62,9 @@ class Completer {
   // `keeper` (may be null) holds the leases of the jobs until their end is
   // written; `on_report` is called after each report(), also of an end that
   // needed no write (to wake the dispatcher: a worker is free).
+  // `metrics` (may be null) counts the ends once written, and the rescues.
   Completer(const JobType& type, RetryPolicy policy, NotificationHook& hook, LeaseKeeper* keeper,
-            std::function<void()> on_report = {});
+            RunnerMetrics* metrics, std::function<void()> on_report = {});
 
   // In the job's own transaction, before it commits: COMPLETED with what the
   // attempt gave back (its result, its log text), fenced by the lease. False
@@ -89,9 +95,13 @@ class Completer {
   // The log line and counts of an end, kept until its write committed.
   struct WrittenLine {
     std::int64_t job_id = 0;
+    int attempt = 0;
     spdlog::level::level_enum level = spdlog::level::info;
     std::string line;
     RunStats counts;
+    // What a failed attempt recorded (FAILED, WAITING for a retry,
+    // SUSPENDED), for the runner's metrics; none for any other end.
+    std::optional<JobStatus> recorded;
   };
 
  public:
@@ -154,6 +164,7 @@ class Completer {
   const JitterSource jitter_;  // random_jitter(): per-thread, so any thread may flush
   NotificationHook& hook_;
   LeaseKeeper* const keeper_;
+  RunnerMetrics* const metrics_;
   const std::function<void()> on_report_;
 
   mutable std::mutex mutex_;  // guards reports_, in_flight_ and stats_

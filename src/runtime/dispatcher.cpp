@@ -58,17 +58,18 @@ std::unique_ptr<LeaseKeeper> keeper_for(const RunnerOptions& options, const pg::
 }  // namespace
 
 Dispatcher::Dispatcher(pg::Connection& conn, const JobType& type, const RunnerOptions& options,
-                       NotificationHook& hook, bool daemon)
+                       NotificationHook& hook, RunnerMetrics& metrics, bool daemon)
     : conn_(conn),
       type_(type),
       options_(options),
+      metrics_(metrics),
       daemon_(daemon),
       store_(type.spec),
       lease_(options.lease.value_or(type.spec.lease)),
       capacity_(std::max(options.concurrency, 1) + prefetch_of(options)),
       refill_at_(prefetch_of(options) / 2),
       keeper_(keeper_for(options, store_, lease_)),
-      completer_(type, retry_policy_of(type, options), hook, keeper_.get(),
+      completer_(type, retry_policy_of(type, options), hook, keeper_.get(), &metrics,
                  [this] {
                    // Only when the dispatcher may have something to do: a
                    // claim (the queue ran low) or the end of a burst. A deep
@@ -256,9 +257,11 @@ int Dispatcher::flush_and_claim(int wanted) {
     throw;
   }
   completer_.settle(batch);
+  metrics_.passed();
   const int claimed = static_cast<int>(jobs.size());
   if (claimed == 0) return 0;
   claimed_ += claimed;
+  metrics_.add_claimed(static_cast<std::uint64_t>(claimed));
   if (keeper_) keeper_->hold(jobs);
   if (options_.conninfo) {
     pool_.submit(std::move(jobs));

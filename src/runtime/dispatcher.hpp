@@ -30,8 +30,10 @@ namespace jobrunner {
 
 class Dispatcher {
  public:
+  // `metrics` counts what the run does (the claims and passes here, the
+  // ends in the completer).
   Dispatcher(pg::Connection& conn, const JobType& type, const RunnerOptions& options,
-             NotificationHook& hook, bool daemon);
+             NotificationHook& hook, RunnerMetrics& metrics, bool daemon);
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
@@ -70,6 +72,7 @@ class Dispatcher {
   pg::Connection& conn_;
   const JobType& type_;
   const RunnerOptions& options_;
+  RunnerMetrics& metrics_;
   const bool daemon_;
   const pg::JobStore store_;
   const Duration lease_;

@@ -1,9 +1,10 @@
 #include "lease_keeper.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <vector>
 
+#include <spdlog/spdlog.h>
+
+#include "job_log.hpp"
 
 namespace jobrunner {
 namespace {
@@ -127,7 +128,8 @@ void LeaseKeeper::heartbeat() {
       // waited for its row) or its lease was taken; in the second case the
       // runner's finish is refused and logged as an error then.
       it->second.lost = true;
-      spdlog::debug("job {}: lease not extended: the job ended or its lease was taken", job.id);
+      log_job(spdlog::level::debug, job,
+              "lease not extended: the job ended or its lease was taken");
     }
     spdlog::debug("extended the leases of {} job(s) by {}", kept.size(), format_duration(lease_));
   } catch (const std::exception& e) {
@@ -157,11 +159,12 @@ void LeaseKeeper::abandon_expired(Clock::time_point now) {
     if (held.abandoned || now < held.expired_by) continue;
     held.abandoned = true;
     held.lost = true;
-    spdlog::error("job {}: abandoning attempt {}: its lease ({}) has certainly expired without "
-                  "being extended (last failure: {}); another runner may run the job now, so "
-                  "nothing is recorded for this attempt",
-                  id, held.job.attempt_count, format_duration(lease_),
-                  last_failure_.empty() ? "none seen" : last_failure_);
+    log_job(spdlog::level::err, held.job,
+            fmt::format("abandoning attempt {}: its lease ({}) has certainly expired without "
+                        "being extended (last failure: {}); another runner may run the job "
+                        "now, so nothing is recorded for this attempt",
+                        held.job.attempt_count, format_duration(lease_),
+                        last_failure_.empty() ? "none seen" : last_failure_));
   }
 }
 

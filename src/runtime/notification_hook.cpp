@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "job_log.hpp"
 #include "jobrunner/pg/job_store.hpp"
 
 namespace jobrunner {
@@ -10,8 +11,9 @@ void RecordingNotificationHook::notify_user_error(pg::Statements& db, const Job&
                                                   const std::string& message) {
   const std::string subject = "Job " + std::to_string(job.id) + " (" + job.job_type + ") failed";
   const auto id = pg::record_notification(db, job, subject, message);
-  spdlog::info("job {}: notified requester {} (notice {}): {}", job.id,
-               job.requester.value_or("(none)"), id, message);
+  log_job(spdlog::level::info, job,
+          fmt::format("notified requester {} (notice {}): {}", job.requester.value_or("(none)"),
+                      id, message));
 }
 
 }  // namespace jobrunner

@@ -58,7 +58,7 @@ Runner::~Runner() = default;
 bool Runner::isolated() const noexcept { return options_.isolate.value_or(type_.spec.isolate); }
 
 int Runner::rescue_expired() {
-  Completer completer(type_, retry_policy_of(type_, options_), hook_, nullptr);
+  Completer completer(type_, retry_policy_of(type_, options_), hook_, nullptr, &metrics_);
   return completer.rescue_expired(conn_, options_.rescue_batch);
 }
 
@@ -79,12 +79,12 @@ RunStats run_dispatcher(Dispatcher& dispatcher, RunStats& last_stats) {
 }  // namespace
 
 RunStats Runner::run_once() {
-  Dispatcher dispatcher(conn_, type_, options_, hook_, false);
+  Dispatcher dispatcher(conn_, type_, options_, hook_, metrics_, false);
   return run_dispatcher(dispatcher, last_stats_);
 }
 
 RunStats Runner::run_daemon() {
-  Dispatcher dispatcher(conn_, type_, options_, hook_, true);
+  Dispatcher dispatcher(conn_, type_, options_, hook_, metrics_, true);
   return run_dispatcher(dispatcher, last_stats_);
 }
 

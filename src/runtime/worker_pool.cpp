@@ -5,6 +5,7 @@
 #include "child_process.hpp"
 #include "child_signals.hpp"
 #include "job_codec.hpp"
+#include "job_log.hpp"
 #include "jobrunner/runtime/stop_signal.hpp"
 #include "lease_keeper.hpp"
 #include "outcome_of.hpp"
@@ -106,10 +107,16 @@ void WorkerPool::close_and_join() {
 }
 
 void WorkerPool::run_here(pg::Connection& conn, const Job& job) {
+  const JobLogScope about_the_job(job);
+  const auto started = std::chrono::steady_clock::now();
   try {
-    completer_.report(attempt(&conn, job));
+    auto end = attempt(&conn, job);
+    end.ran_for = std::chrono::steady_clock::now() - started;
+    completer_.report(std::move(end));
   } catch (const DatabaseUnavailable& e) {
-    completer_.report(lost_with_connection(job, e));
+    auto end = lost_with_connection(job, e);
+    end.ran_for = std::chrono::steady_clock::now() - started;
+    completer_.report(std::move(end));
     throw;
   }
 }
@@ -133,10 +140,14 @@ void WorkerPool::worker_main(int index) {
     ++busy_;
     lock.unlock();
     AttemptEnd end{job, AttemptEnd::Kind::left, {}, {}};
+    const auto started = std::chrono::steady_clock::now();
+    bool ran = true;
+    std::optional<JobLogScope> about_the_job(job);
     try {
       if (keeper_ != nullptr && keeper_->abandoned(job.id)) {
         end = {job, AttemptEnd::Kind::abandoned, {},
                "its lease expired while it waited to run (it could not be extended); not run"};
+        ran = false;
       } else if (isolated_) {
         log_start(job);
         end = attempt_in_child(child, job);
@@ -153,13 +164,16 @@ void WorkerPool::worker_main(int index) {
       }
     } catch (const DatabaseUnavailable& e) {
       conn.reset();  // opened again for the next job
-      spdlog::error("worker {}: job {}: lost its database connection: {}", index, job.id, e.what());
+      log_job(spdlog::level::err, job,
+              fmt::format("lost its database connection (worker {}): {}", index, e.what()));
       end = lost_with_connection(job, e);
     } catch (const std::exception& e) {
       end.detail = e.what();
     } catch (...) {
       end.detail = "an unknown exception";
     }
+    if (ran) end.ran_for = std::chrono::steady_clock::now() - started;
+    about_the_job.reset();
     lock.lock();
     --busy_;
     lock.unlock();
@@ -175,8 +189,9 @@ std::optional<Duration> WorkerPool::job_timeout() const {
 }
 
 void WorkerPool::log_start(const Job& job) const {
-  spdlog::info("job {}: running {} (attempt {} of {}{})", job.id, type_.spec.display_name,
-               job.attempt_count, job.max_retries + 1, isolated_ ? ", isolated" : "");
+  log_job(spdlog::level::info, job,
+          fmt::format("running {} (attempt {} of {}{})", type_.spec.display_name,
+                      job.attempt_count, job.max_retries + 1, isolated_ ? ", isolated" : ""));
 }
 
 AttemptEnd WorkerPool::attempt(pg::Connection* conn, const Job& job) {
@@ -240,7 +255,7 @@ AttemptEnd WorkerPool::attempt_in_child(std::optional<ChildWorker>& child, const
   limits.timeout = job_timeout();
   limits.abandon = [this, id = job.id] { return keeper_ != nullptr && keeper_->abandoned(id); };
   const auto result = child->run(job_to_json(job).dump(), limits, {}, [&](std::string_view line) {
-    spdlog::info("job {}: stderr: {}", job.id, line);
+    log_job(spdlog::level::info, job, fmt::format("stderr: {}", line));
   });
 
   if (result.abandoned) return {job, Kind::abandoned, {}, {}};

@@ -193,6 +193,27 @@ QueueStats queue_stats(Transaction& tx, const std::optional<std::string>& job_ty
                        const std::vector<std::string>& known_types, Duration finished_window,
                        int running_limit = 50);
 
+// ---- Queue depths (metrics) -------------------------------------------------
+
+// A type's unfinished jobs, exactly (the figures of jobctl stats' first
+// columns, without the finished ones): what /metrics, a cron run's metrics
+// file and jobctl metrics report (docs/metrics.md).
+struct QueueDepth {
+  std::string job_type;
+  std::int64_t waiting = 0;
+  std::int64_t running = 0;
+  std::int64_t suspended = 0;
+  std::int64_t ready = 0;                    // WAITING and due now
+  std::optional<Duration> oldest_ready_age;  // queue lag; none when nothing is ready
+};
+
+// The depths of `job_type`, or of every type that has unfinished jobs plus
+// `known_types` (so a type with none shows zeros), by name. Reads the
+// partial indexes of the unfinished statuses only (job_stats_depths,
+// job_stats_ready), however many finished jobs the table holds.
+std::vector<QueueDepth> queue_depths(Transaction& tx, const std::optional<std::string>& job_type,
+                                     const std::vector<std::string>& known_types);
+
 // ---- Pauses ----------------------------------------------------------------
 
 // The pause of a type, if it is paused (job_type_pause_get).

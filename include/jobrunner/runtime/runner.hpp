@@ -12,6 +12,7 @@
 #include "jobrunner/pg/job_store.hpp"
 #include "jobrunner/runtime/notification_hook.hpp"
 #include "jobrunner/runtime/runnable_job.hpp"
+#include "jobrunner/runtime/runner_metrics.hpp"
 #include "jobrunner/runtime/stop_signal.hpp"
 
 namespace jobrunner {
@@ -177,6 +178,9 @@ class Runner {
 
   const JobType& type() const noexcept { return type_; }
   bool isolated() const noexcept;
+  // What this runner did so far, over all its runs, as it happens (read from
+  // any thread: docs/metrics.md).
+  const RunnerMetrics& metrics() const noexcept { return metrics_; }
 
  private:
   pg::Connection& conn_;
@@ -184,6 +188,7 @@ class Runner {
   RunnerOptions options_;
   NotificationHook& hook_;
   RunStats last_stats_;
+  RunnerMetrics metrics_;
 };
 
 }  // namespace jobrunner
