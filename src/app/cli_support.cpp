@@ -48,10 +48,10 @@ class JsonFormatter final : public spdlog::formatter {
   }
 };
 
-// SQLSTATEs that mean the installation, not the input, is wrong.
+// SQLSTATEs that mean the installation, not the input, is wrong (and
+// kInsufficientPrivilege, cli_support.hpp).
 constexpr std::string_view kUndefinedTable = "42P01";
 constexpr std::string_view kUndefinedColumn = "42703";
-constexpr std::string_view kInsufficientPrivilege = "42501";
 
 }  // namespace
 

@@ -8,12 +8,6 @@
 #include "jobrunner/core/misfire.hpp"
 
 namespace jobrunner::app {
-namespace {
-
-constexpr std::string_view kInsufficientPrivilege = "42501";
-
-}  // namespace
-
 void log_tick(const pg::TickResult& result, bool each_enqueued) {
   for (const auto& s : result.schedules) {
     if (s.error) spdlog::warn("schedule '{}': {}", s.name, *s.error);

@@ -5,6 +5,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
@@ -30,6 +31,10 @@ std::string resolve_conninfo(const std::optional<std::string>& db_option);
 // move schedules; ConfigError too for a file that cannot be read or is
 // empty. nullopt when unset or empty.
 std::optional<std::string> test_clock_from_env();
+
+// The SQLSTATE of a missing grant: run_guarded() turns it into exit 78; the
+// schedule ticker into a warning.
+inline constexpr std::string_view kInsufficientPrivilege = "42501";
 
 // Adds --db with its help text.
 void add_db_option(CLI::App& app, std::optional<std::string>& db);
