@@ -28,6 +28,11 @@ packages=(
   # (libcurl4-openssl-dev pulls in libssl-dev); its tests make a test CA with
   # the openssl command.
   libcurl4-openssl-dev libssl-dev openssl
+  # run-mail-jobs (jobs/mail/) sends through the same libcurl (smtp, smtps,
+  # STARTTLS); its tests run a real SMTP relay on loopback,
+  # tests/servers/smtp_receiver.py, on Debian's aiosmtpd (run by
+  # /usr/bin/python3, the interpreter that sees Debian's packages).
+  python3-aiosmtpd
 )
 
 missing=()
