@@ -352,7 +352,7 @@ TEST_F(WebhookJobTest, a_2xx_completes_the_job_with_a_signed_request_and_the_att
   EXPECT_EQ(q["signature"]["v1"].size(), 1U);
   EXPECT_EQ(q["headers"]["idempotency-key"].get<std::string>().rfind("job-" + std::to_string(id) + "-", 0), 0U);
   const auto log = log_of(id);
-  EXPECT_TRUE(contains(log, "attempt 1: webhook billing: POST answered 200 in "));
+  EXPECT_TRUE(contains(log, "attempt 1: completed on attempt 1\nwebhook billing: POST answered 200 in "));
   EXPECT_TRUE(contains(log, "body: {\"received\": true}"));
 }
 
@@ -465,7 +465,7 @@ TEST_F(WebhookJobTest, the_idempotency_key_stays_the_same_across_a_retry_and_the
   const auto log = log_of(id);
   EXPECT_TRUE(contains(log, "attempt 1: attempt 1 of 4 will be retried in "));
   EXPECT_TRUE(contains(log, "answered 503"));
-  EXPECT_TRUE(contains(log, "attempt 2: webhook b: POST answered 200"));
+  EXPECT_TRUE(contains(log, "attempt 2: completed on attempt 2\nwebhook b: POST answered 200"));
 }
 
 TEST_F(WebhookJobTest, a_key_from_the_metadata_is_sent_as_the_idempotency_key) {

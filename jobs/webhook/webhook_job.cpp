@@ -7,7 +7,6 @@
 #include <stdexcept>
 
 #include "jobrunner/core/outcome.hpp"
-#include "jobrunner/pg/job_store.hpp"
 #include "signature.hpp"
 
 namespace jobrunner::webhook {
@@ -157,7 +156,7 @@ std::string idempotency_key(const Job& job) {
 WebhookJob::WebhookJob(Job job, std::shared_ptr<const Endpoints> endpoints)
     : RunnableJob(std::move(job)), endpoints_(std::move(endpoints)) {}
 
-void WebhookJob::run(pg::Statements& db) {
+void WebhookJob::run(pg::Statements& /*db*/) {
   // Everything that can be refused is checked before anything is sent.
   const auto name = endpoint_name_of(job());
   const auto found = endpoints_->find(name);
@@ -195,12 +194,9 @@ void WebhookJob::run(pg::Statements& db) {
   const auto verdict = judge(endpoint, response, std::chrono::system_clock::now());
   switch (verdict.kind) {
     case Verdict::Kind::completed:
-      // A success writes no log line of its own (the completer's rule), so
-      // the job writes its attempt's line itself, in its own transaction:
-      // it commits with COMPLETED, or not at all.
-      db.exec("UPDATE job SET log = job_log_append(log, $2, $3) WHERE id = $1", job().id,
-              "attempt " + std::to_string(job().attempt_count) + ": " + verdict.line,
-              pg::kJobLogLimit);
+      // A plain success writes no log line (the completer's rule); this one
+      // says what the endpoint answered, written with the attempt's end.
+      add_log("\n" + verdict.line);
       return;
     case Verdict::Kind::retry:
       if (verdict.min_delay) throw RetryError(verdict.line, *verdict.min_delay);
