@@ -182,6 +182,8 @@ TEST(MailJudge, maps_every_answer_to_its_outcome) {
   EXPECT_EQ(ml::judge(result(F::reply, 550, "RCPT"), "m").kind, K::user_error);
   EXPECT_EQ(ml::judge(result(F::reply, 554, "the message"), "m").kind, K::user_error);
   EXPECT_EQ(ml::judge(result(F::reply, 553, "MAIL"), "m").kind, K::unexpected);
+  EXPECT_EQ(ml::judge(result(F::reply, 554, "the connection"), "m").kind, K::unexpected);
+  EXPECT_EQ(ml::judge(result(F::reply, 421, "the connection"), "m").kind, K::retry);
   EXPECT_EQ(ml::judge(result(F::login, 535), "m").kind, K::unexpected);
   EXPECT_EQ(ml::judge(result(F::tls), "m").kind, K::unexpected);
   EXPECT_EQ(ml::judge(result(F::other), "m").kind, K::unexpected);
@@ -223,7 +225,7 @@ TEST(MailRelay, refuses_what_cannot_be_used_naming_the_file_and_the_field) {
       {R"({"url": "smtps://x", "from": "a@b.c", "username": "u", "password_file": "/nonexistent/p"})", "\"password_file\""},
       {R"({"url": "smtp://x", "from": "a@b.c", "timeout": "0s"})", "\"timeout\" must be from 1s"},
       {R"({"url": "smtp://x", "from": "a@b.c", "message_id_domain": "a b"})", "\"message_id_domain\""},
-      {R"({"url": "smtp://x", "from": "a@b.c", "ca_file": "/nonexistent/ca.pem"})", "\"ca_file\""},
+      {R"({"url": "smtp://x", "from": "a@b.c", "ca_file": "/nonexistent/ca.pem"})", "cannot read CA file"},
       {R"({"url": "smtp://x", "from": "a@b.c", "start_tls": true})", "unknown field 'start_tls'"},
   };
   for (const auto& [text, message] : cases) {

@@ -137,8 +137,10 @@ Verdict judge(const SmtpResult& r, const std::string& what) {
       const auto line = what + ": relay refused " + r.command + " with " +
                         std::to_string(r.code) + answer + took;
       if (r.code >= 400 && r.code < 500) return {K::retry, line};
-      // Our own sender refused: the relay's configuration, not the job.
+      // Our own sender or this host refused: the relay's configuration, not
+      // the job.
       if (r.command == "MAIL") return {K::unexpected, line + " (check \"from\")"};
+      if (r.command == "the connection") return {K::unexpected, line + " (check \"url\")"};
       return {K::user_error, line + "; nothing was delivered"};
     }
     case F::other:

@@ -3,11 +3,11 @@
 #include <sys/stat.h>
 
 #include <fstream>
-#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "common/config_fields.hpp"
 #include "jobrunner/core/errors.hpp"
 #include "message.hpp"
 
@@ -16,9 +16,9 @@ namespace {
 
 using nlohmann::json;
 
-const std::set<std::string> kFields = {"url",      "from",          "starttls",
-                                       "username", "password",      "password_file",
-                                       "timeout",  "message_id_domain", "ca_file"};
+const std::vector<std::string> kFields = {"url",      "from",     "starttls",
+                                          "username", "password", "password_file",
+                                          "timeout",  "message_id_domain", "ca_file"};
 
 std::string string_field(const json& doc, const char* field, const std::string& origin) {
   const auto& value = doc[field];
@@ -29,10 +29,7 @@ std::string string_field(const json& doc, const char* field, const std::string& 
   return value.get<std::string>();
 }
 
-std::filesystem::path resolve(const std::filesystem::path& base, const std::string& path) {
-  const std::filesystem::path p(path);
-  return p.is_absolute() || base.empty() ? p : base / p;
-}
+using config_fields::resolve;
 
 bool has_control(const std::string& text) {
   for (const char c : text) {
@@ -91,14 +88,7 @@ Relay parse_relay(const std::string& text, const std::string& origin,
     throw ConfigError(origin + ": expected an object ({\"url\": \"smtp://host:587\", \"from\": "
                       "\"jobs@example.com\", ...})");
   }
-  for (const auto& [field, value] : doc.items()) {
-    (void)value;
-    if (!kFields.contains(field)) {
-      throw ConfigError(origin + ": unknown field '" + field +
-                        "' (known: url, from, starttls, username, password, password_file, "
-                        "timeout, message_id_domain, ca_file)");
-    }
-  }
+  config_fields::refuse_unknown(doc, kFields, origin);
   Relay r;
   if (!doc.contains("url")) throw ConfigError(origin + ": no \"url\" (smtp://host:port or smtps://host:port)");
   r.url = string_field(doc, "url", origin);
@@ -149,16 +139,8 @@ Relay parse_relay(const std::string& text, const std::string& origin,
     throw ConfigError(origin + ": a password without \"username\"");
   }
   if (doc.contains("timeout")) {
-    const auto text_value = string_field(doc, "timeout", origin);
-    try {
-      r.timeout = parse_duration(text_value);
-    } catch (const BadInput& error) {
-      throw ConfigError(origin + ": \"timeout\": " + error.what());
-    }
-    if (r.timeout < kMinTimeout || r.timeout > kMaxTimeout) {
-      throw ConfigError(origin + ": \"timeout\" must be from " + format_duration(kMinTimeout) +
-                        " to " + format_duration(kMaxTimeout) + ", not " + text_value);
-    }
+    r.timeout = config_fields::duration(doc["timeout"], origin + ": \"timeout\"", kMinTimeout,
+                                        kMaxTimeout);
   }
   r.message_id_domain = r.from.substr(r.from.find('@') + 1);
   if (doc.contains("message_id_domain")) {
@@ -168,12 +150,7 @@ Relay parse_relay(const std::string& text, const std::string& origin,
                         r.message_id_domain + "'");
     }
   }
-  if (doc.contains("ca_file")) {
-    const auto path = resolve(base_dir, string_field(doc, "ca_file", origin));
-    std::ifstream probe(path);
-    if (!probe) throw ConfigError(origin + ": \"ca_file\": cannot read '" + path.string() + "'");
-    r.ca_file = path.string();
-  }
+  if (doc.contains("ca_file")) r.ca_file = config_fields::ca_file(base_dir, doc["ca_file"], origin);
   return r;
 }
 

@@ -5,21 +5,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <memory>
-#include <mutex>
-#include <stdexcept>
+
+#include "common/curl_easy.hpp"
 
 namespace jobrunner::mail {
 namespace {
 
-void global_init() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-      throw std::runtime_error("libcurl could not be initialised (curl_global_init)");
-    }
-  });
-}
+using curl_easy::set;
 
 struct Upload {
   const std::string* text;
@@ -75,18 +67,6 @@ SmtpResult::Failure classify(CURLcode code) {
   }
 }
 
-template <typename T>
-void set(CURL* handle, CURLoption option, T value) {
-  if (const auto code = curl_easy_setopt(handle, option, value); code != CURLE_OK) {
-    throw std::runtime_error(std::string("libcurl refused an option: ") +
-                             curl_easy_strerror(code));
-  }
-}
-
-struct SlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-
 }  // namespace
 
 const char* to_string(SmtpResult::Failure failure) {
@@ -104,18 +84,11 @@ const char* to_string(SmtpResult::Failure failure) {
 }
 
 SmtpResult send_mail(const SmtpRequest& request) {
-  global_init();
-  std::unique_ptr<CURL, void (*)(CURL*)> handle(curl_easy_init(), curl_easy_cleanup);
-  if (!handle) throw std::runtime_error("libcurl could not create a handle (curl_easy_init)");
+  const auto handle = curl_easy::make_handle();
   CURL* h = handle.get();
 
-  std::unique_ptr<curl_slist, SlistDeleter> recipients;
-  for (const auto& r : request.recipients) {
-    curl_slist* next = curl_slist_append(recipients.get(), ("<" + r + ">").c_str());
-    if (next == nullptr) throw std::runtime_error("out of memory building the recipients");
-    (void)recipients.release();
-    recipients.reset(next);
-  }
+  curl_easy::StringList recipients;
+  for (const auto& r : request.recipients) recipients.append("<" + r + ">");
   const std::string from = "<" + request.from + ">";
   Upload upload{&request.message};
   SmtpResult result;
@@ -163,6 +136,8 @@ SmtpResult send_mail(const SmtpRequest& request) {
     for (const char* command : {"RCPT", "MAIL", "DATA"}) {
       if (result.error.rfind(command, 0) == 0) result.command = command;
     }
+    // "Got unexpected smtp-server response": the greeting refused us.
+    if (result.error.rfind("Got unexpected", 0) == 0) result.command = "the connection";
     if (result.command.empty()) result.command = "the message";
   } else if (code == CURLE_SEND_ERROR) {
     result.failure = SmtpResult::Failure::connect;

@@ -50,7 +50,8 @@ struct SmtpResult {
     other,
   };
   Failure failure = Failure::none;
-  // The command the relay refused ("RCPT", "MAIL", "DATA", "the message"),
+  // What the relay refused ("the connection": its greeting; "MAIL", "RCPT",
+  // "DATA"; "the message": its end),
   // for Failure::reply.
   std::string command;
   long code = 0;       // the relay's last reply code (0 without one)

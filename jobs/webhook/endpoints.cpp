@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/config_fields.hpp"
 #include "jobrunner/core/errors.hpp"
 
 namespace jobrunner::webhook {
@@ -15,9 +16,9 @@ namespace {
 
 using nlohmann::json;
 
-const std::set<std::string> kFields = {"url",     "method",          "headers",
-                                       "secret",  "secrets",         "secret_file",
-                                       "timeout", "allow_redirects", "ca_file"};
+const std::vector<std::string> kFields = {"url",         "method",  "headers",
+                                          "secret",      "secrets", "secret_file",
+                                          "timeout",     "allow_redirects", "ca_file"};
 // Set by the runner on every request; an endpoint may not override them.
 const std::set<std::string> kReservedHeaders = {"content-type", "webhook-signature",
                                                 "idempotency-key", "content-length", "host"};
@@ -61,10 +62,7 @@ std::string slurp(const std::filesystem::path& path) {
   return text.str();
 }
 
-std::filesystem::path resolve(const std::filesystem::path& base, const std::string& path) {
-  const std::filesystem::path p(path);
-  return p.is_absolute() || base.empty() ? p : base / p;
-}
+using config_fields::resolve;
 
 // The secrets of a secret file: one per line (two during a rotation, the
 // new one first); blank lines and lines starting with # are skipped.
@@ -96,14 +94,7 @@ Endpoint parse_endpoint(const std::string& name, const json& spec, const std::st
                         const std::filesystem::path& base_dir) {
   const std::string at = origin + ": endpoint '" + name + "'";
   if (!spec.is_object()) throw ConfigError(at + " must be an object");
-  for (const auto& [field, value] : spec.items()) {
-    (void)value;
-    if (!kFields.contains(field)) {
-      throw ConfigError(at + ": unknown field '" + field +
-                        "' (known: url, method, headers, secret, secrets, secret_file, timeout, "
-                        "allow_redirects, ca_file)");
-    }
-  }
+  config_fields::refuse_unknown(spec, kFields, at);
   Endpoint e;
   e.name = name;
   if (!spec.contains("url")) throw ConfigError(at + ": no \"url\"");
@@ -164,16 +155,8 @@ Endpoint parse_endpoint(const std::string& name, const json& spec, const std::st
     throw ConfigError(at + ": its two secrets are the same");
   }
   if (spec.contains("timeout")) {
-    const auto text = string_field(spec["timeout"], at + ": \"timeout\"");
-    try {
-      e.timeout = parse_duration(text);
-    } catch (const BadInput& error) {
-      throw ConfigError(at + ": \"timeout\": " + error.what());
-    }
-    if (e.timeout < kMinTimeout || e.timeout > kMaxTimeout) {
-      throw ConfigError(at + ": \"timeout\" must be from " + format_duration(kMinTimeout) +
-                        " to " + format_duration(kMaxTimeout) + ", not " + text);
-    }
+    e.timeout = config_fields::duration(spec["timeout"], at + ": \"timeout\"", kMinTimeout,
+                                        kMaxTimeout);
   }
   if (spec.contains("allow_redirects")) {
     if (!spec["allow_redirects"].is_boolean()) {
@@ -181,12 +164,7 @@ Endpoint parse_endpoint(const std::string& name, const json& spec, const std::st
     }
     e.allow_redirects = spec["allow_redirects"].get<bool>();
   }
-  if (spec.contains("ca_file")) {
-    const auto path = resolve(base_dir, string_field(spec["ca_file"], at + ": \"ca_file\""));
-    std::ifstream probe(path);
-    if (!probe) throw ConfigError(at + ": cannot read CA file '" + path.string() + "'");
-    e.ca_file = path.string();
-  }
+  if (spec.contains("ca_file")) e.ca_file = config_fields::ca_file(base_dir, spec["ca_file"], at);
   return e;
 }
 

@@ -212,3 +212,5 @@ CREATE TRIGGER error_report__enqueue_notices
 
 COMMENT ON FUNCTION jobrunner_notice_of_user_error() IS 'Trigger of job_notification: a user error whose recipient is a mail address enqueues a mail job to it, in the same transaction (docs/mail-jobs.md).';
 COMMENT ON FUNCTION jobrunner_notice_of_error_report() IS 'Trigger of error_report: enqueues a mail job to job_type.operator_mail and a webhook job to job_type.operator_webhook of the failed job''s type, in the same transaction; never for a job that is itself a notice (docs/mail-jobs.md).';
+COMMENT ON FUNCTION jobrunner_is_mail_address(text) IS 'Whether a text is a plain mail address (local@domain, a dot-atom local part): the rule of the mail type (jobs/mail/message.cpp, is_address).';
+COMMENT ON FUNCTION jobrunner_notice_job_label(bigint) IS 'How a notice names a job: "FooJob 17 (foo 5)", or "ReportJob 3" for a type without a target.';
