@@ -20,6 +20,11 @@ namespace jobrunner::config_fields {
 void refuse_unknown(const nlohmann::json& object, const std::vector<std::string>& known,
                     const std::string& where);
 
+// The text of a configuration file; refused when it cannot be read:
+// "<where>: cannot be read (<hint>)".
+std::string read_file(const std::filesystem::path& file, const std::string& where,
+                      const std::string& hint);
+
 // `path` as written in a file in `base_dir`: itself when absolute, else
 // beside the file.
 std::filesystem::path resolve(const std::filesystem::path& base_dir, const std::string& path);

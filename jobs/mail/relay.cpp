@@ -156,14 +156,9 @@ Relay parse_relay(const std::string& text, const std::string& origin,
 
 Relay load_relay(const std::filesystem::path& file) {
   const std::string origin = "relay file '" + file.string() + "'";
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    throw ConfigError(origin + ": cannot be read (give the SMTP relay with --relay FILE; see "
-                      "docs/mail-jobs.md)");
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  auto relay = parse_relay(text.str(), origin, file.parent_path());
+  const auto text = config_fields::read_file(
+      file, origin, "give the SMTP relay with --relay FILE; see docs/mail-jobs.md");
+  auto relay = parse_relay(text, origin, file.parent_path());
   if (relay.inline_password) {
     auto warnings = check_secret_file_mode(file, origin);
     relay.warnings.insert(relay.warnings.end(), warnings.begin(), warnings.end());

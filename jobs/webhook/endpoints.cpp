@@ -4,7 +4,6 @@
 #include <cctype>
 #include <fstream>
 #include <set>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -52,14 +51,6 @@ void check_secret(const std::string& secret, const std::string& where) {
       std::isspace(static_cast<unsigned char>(secret.back()))) {
     throw ConfigError(where + " begins or ends with white space");
   }
-}
-
-std::string slurp(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 using config_fields::resolve;
@@ -202,12 +193,9 @@ Endpoints parse_endpoints(const std::string& text, const std::string& origin,
 
 Endpoints load_endpoints(const std::filesystem::path& file) {
   const std::string origin = "endpoints file '" + file.string() + "'";
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    throw ConfigError(origin + ": cannot be read (give the allowlist of webhook endpoints "
-                      "with --endpoints FILE; see docs/webhook-jobs.md)");
-  }
-  const auto text = slurp(file);
+  const auto text = config_fields::read_file(
+      file, origin,
+      "give the allowlist of webhook endpoints with --endpoints FILE; see docs/webhook-jobs.md");
   return parse_endpoints(text, origin, file.parent_path());
 }
 
