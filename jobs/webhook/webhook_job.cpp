@@ -36,6 +36,12 @@ std::string printable(const std::string& body, std::size_t total) {
   return out;
 }
 
+// A value of the job's metadata for a message: its start, as printable().
+std::string excerpt(const nlohmann::json& value) {
+  const auto text = value.dump();
+  return printable(text, text.size());
+}
+
 std::string describe_answer(const Endpoint& endpoint, const HttpResponse& r) {
   std::string line = "webhook " + endpoint.name + ": " + endpoint.method + " answered " +
                      std::to_string(r.status) + " in " + format_duration(r.latency);
@@ -51,7 +57,7 @@ std::string text_field(const nlohmann::json& meta, const char* name) {
   const auto& value = meta[name];
   if (!value.is_string()) {
     throw UserError(std::string("webhook metadata: \"") + name + "\" must be a string, not " +
-                    value.dump());
+                    excerpt(value));
   }
   return value.get<std::string>();
 }
@@ -61,7 +67,15 @@ std::string endpoint_name_of(const Job& job) {
   if (!meta.is_object() || !meta.contains("endpoint")) {
     throw UserError("webhook metadata must be an object with \"endpoint\" (a name in the "
                     "runner's endpoints file) and \"body\" (the JSON to send), not " +
-                    meta.dump());
+                    excerpt(meta));
+  }
+  // A key this type does not read is refused, not ignored: whoever wrote
+  // {"url": ...} must not believe it was used.
+  for (const auto& [key, value] : meta.items()) {
+    if (key != "endpoint" && key != "body" && key != "idempotency_key") {
+      throw UserError("webhook metadata: unknown key " + excerpt(key) +
+                      " (only \"endpoint\", \"body\" and \"idempotency_key\"); nothing was sent");
+    }
   }
   return text_field(meta, "endpoint");
 }
