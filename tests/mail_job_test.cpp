@@ -676,6 +676,17 @@ TEST_F(MailJobTest, an_error_report_enqueues_a_mail_to_the_operators_and_a_webho
   const auto messages = relay.messages();
   ASSERT_EQ(messages.size(), 1U);
   EXPECT_EQ(messages[0]["rcpt_tos"], json::array({"oncall@example.com", "ops@example.com"}));
+  // The webhook type takes the notice's metadata: its endpoint, here a port
+  // where nothing listens, is tried (a retry), not refused.
+  const auto hook_id = count("SELECT id FROM job WHERE job_type = 'webhook'");
+  const auto endpoints = dir_ / "endpoints.json";
+  std::ofstream(endpoints) << json{{"endpoints", {{"alerts", {{"url", "http://127.0.0.1:" + std::to_string(relay.port()) + "/"}, {"secret", "s"}}}}}}.dump();
+  relay.stop();
+  const auto w = run_program({bin("run-webhook-jobs"), "--db", db.conninfo(), "--endpoints",
+                              endpoints.string(), "--limit", "1"});
+  ASSERT_EQ(w.exit_code, 0) << shown(w);
+  EXPECT_EQ(status_of(hook_id), kWaiting) << log_of(hook_id);
+  EXPECT_TRUE(contains(log_of(hook_id), "webhook alerts: POST connection failed")) << log_of(hook_id);
 
   // Without operators configured, an error report notifies nobody.
   db.sql("SELECT jobrunner_set_type_notices('foo')");
