@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
 #include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "jobrunner/core/errors.hpp"
+#include "jobrunner/runtime/config_file.hpp"
 
 namespace jobrunner::webhook {
 namespace {
@@ -53,36 +53,37 @@ void check_secret(const std::string& secret, const std::string& where) {
   }
 }
 
-std::string slurp(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 std::filesystem::path resolve(const std::filesystem::path& base, const std::string& path) {
   const std::filesystem::path p(path);
   return p.is_absolute() || base.empty() ? p : base / p;
 }
 
 // The secrets of a secret file: one per line (two during a rotation, the
-// new one first); blank lines and lines starting with # are skipped.
+// new one first); blank lines and lines starting with # are skipped. A line
+// with white space around its secret is refused, as an inline secret is
+// (a CRLF line too): it would silently be part of the key, or not.
 std::vector<std::string> read_secret_file(const std::filesystem::path& path,
-                                          const std::string& where) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw ConfigError(where + ": cannot read secret file '" + path.string() +
-                      "' (it must exist and be readable by the runner's user)");
+                                          const std::string& where,
+                                          std::vector<std::string>* warnings) {
+  std::string text;
+  try {
+    text = read_config_file(path.string(), "secret file");
+  } catch (const ConfigError& e) {
+    throw ConfigError(where + ": " + e.what() + " (it must be readable by the runner's user)");
+  }
+  if (warnings != nullptr) {
+    for (auto& warning : loose_mode_warnings(path.string(), true)) {
+      warnings->push_back(std::move(warning));
+    }
   }
   std::vector<std::string> out;
+  std::istringstream in(text);
   std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    const auto first = line.find_first_not_of(" \t");
+  for (int number = 1; std::getline(in, line); ++number) {
+    const auto first = line.find_first_not_of(" \t\r");
     if (first == std::string::npos || line[first] == '#') continue;
-    const auto last = line.find_last_not_of(" \t");
-    out.push_back(line.substr(first, last - first + 1));
+    check_secret(line, where + ": secret file " + path.string() + ", line " + std::to_string(number));
+    out.push_back(line);
   }
   return out;
 }
@@ -93,7 +94,8 @@ std::string string_field(const json& value, const std::string& where) {
 }
 
 Endpoint parse_endpoint(const std::string& name, const json& spec, const std::string& origin,
-                        const std::filesystem::path& base_dir) {
+                        const std::filesystem::path& base_dir,
+                        std::vector<std::string>* warnings) {
   const std::string at = origin + ": endpoint '" + name + "'";
   if (!spec.is_object()) throw ConfigError(at + " must be an object");
   for (const auto& [field, value] : spec.items()) {
@@ -151,7 +153,7 @@ Endpoint parse_endpoint(const std::string& name, const json& spec, const std::st
     for (const auto& s : list) e.secrets.push_back(string_field(s, at + ": each of \"secrets\""));
   } else {
     const auto path = resolve(base_dir, string_field(spec["secret_file"], at + ": \"secret_file\""));
-    e.secrets = read_secret_file(path, at);
+    e.secrets = read_secret_file(path, at, warnings);
   }
   if (e.secrets.empty() || e.secrets.size() > kMaxSecrets) {
     throw ConfigError(at + ": has " + std::to_string(e.secrets.size()) +
@@ -183,8 +185,13 @@ Endpoint parse_endpoint(const std::string& name, const json& spec, const std::st
   }
   if (spec.contains("ca_file")) {
     const auto path = resolve(base_dir, string_field(spec["ca_file"], at + ": \"ca_file\""));
-    std::ifstream probe(path);
-    if (!probe) throw ConfigError(at + ": cannot read CA file '" + path.string() + "'");
+    const auto pem = read_config_file(path.string(), at + ": CA file");
+    // libcurl reads it only at the first request: a wrong file would show
+    // as TLS failures, retried, instead of at start.
+    if (pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+      throw ConfigError(at + ": CA file " + path.string() +
+                        " holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+    }
     e.ca_file = path.string();
   }
   return e;
@@ -193,13 +200,9 @@ Endpoint parse_endpoint(const std::string& name, const json& spec, const std::st
 }  // namespace
 
 Endpoints parse_endpoints(const std::string& text, const std::string& origin,
-                          const std::filesystem::path& base_dir) {
-  json doc;
-  try {
-    doc = json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw ConfigError(origin + ": not valid JSON: " + e.what());
-  }
+                          const std::filesystem::path& base_dir,
+                          std::vector<std::string>* warnings) {
+  json doc = parse_config_json(text, origin);
   if (!doc.is_object() || !doc.contains("endpoints") || !doc["endpoints"].is_object()) {
     throw ConfigError(origin + ": expected an object with an \"endpoints\" object "
                       "({\"endpoints\": {\"name\": {\"url\": ..., \"secret\": ...}}})");
@@ -217,20 +220,29 @@ Endpoints parse_endpoints(const std::string& text, const std::string& origin,
       throw ConfigError(origin + ": endpoint name '" + name +
                         "' must be 1 to 100 letters, digits, '_', '-' or '.'");
     }
-    out.emplace(name, parse_endpoint(name, spec, origin, base_dir));
+    out.emplace(name, parse_endpoint(name, spec, origin, base_dir, warnings));
+  }
+  if (out.empty() && warnings != nullptr) {
+    warnings->push_back(origin + " names no endpoint: every webhook job this runner claims "
+                                 "fails as a user error (unknown endpoint)");
   }
   return out;
 }
 
-Endpoints load_endpoints(const std::filesystem::path& file) {
-  const std::string origin = "endpoints file '" + file.string() + "'";
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    throw ConfigError(origin + ": cannot be read (give the allowlist of webhook endpoints "
-                      "with --endpoints FILE; see docs/webhook-jobs.md)");
+Endpoints load_endpoints(const std::filesystem::path& file, std::vector<std::string>* warnings) {
+  std::string text;
+  try {
+    text = read_config_file(file.string(), "endpoints file");
+  } catch (const ConfigError& e) {
+    throw ConfigError(std::string(e.what()) + " (give the allowlist of webhook endpoints with "
+                      "--endpoints FILE; see docs/webhook-jobs.md)");
   }
-  const auto text = slurp(file);
-  return parse_endpoints(text, origin, file.parent_path());
+  if (warnings != nullptr) {
+    for (auto& warning : loose_mode_warnings(file.string(), true)) {
+      warnings->push_back(std::move(warning));
+    }
+  }
+  return parse_endpoints(text, "endpoints file " + file.string(), file.parent_path(), warnings);
 }
 
 }  // namespace jobrunner::webhook
