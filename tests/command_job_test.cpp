@@ -623,6 +623,8 @@ TEST_F(CommandJobTest, a_bad_allowlist_file_exits_78_naming_it_and_claims_nothin
        "must be an absolute path"},
       {write("unknown.json", json{{"commands", {{"a", helper_command({}, {{"run_in_shell", true}})}}}}.dump()),
        "unknown key 'run_in_shell'"},
+      {write("twice.json", R"({"commands": {"a": {"executable": "/bin/true"}, "a": {"executable": "/bin/false"}}})"),
+       "the key \"a\" appears twice"},
   };
   const auto id = enqueue_command("a");
   for (const auto& c : cases) {
@@ -649,6 +651,13 @@ TEST_F(CommandJobTest, an_allowlist_that_others_may_write_is_warned_about) {
   const auto result = run_command_jobs(file);
   EXPECT_EQ(result.exit_code, kOk) << shown(result);
   EXPECT_TRUE(contains(result.err, file + " may be written by any user (mode 0666)"));
+}
+
+TEST_F(CommandJobTest, an_allowlist_without_commands_is_warned_about) {
+  const auto file = allowlist(json::object());
+  const auto result = run_command_jobs(file);
+  EXPECT_EQ(result.exit_code, kOk) << shown(result);
+  EXPECT_TRUE(contains(result.err, file + " allows no command")) << shown(result);
 }
 
 TEST_F(CommandJobTest, a_command_naming_a_user_runs_as_that_user_when_the_runner_is_root) {

@@ -179,6 +179,54 @@ TEST(WebhookEndpoints, a_secret_file_holds_one_or_two_secrets_and_is_found_besid
   std::filesystem::remove_all(dir);
 }
 
+TEST(WebhookEndpoints, files_it_names_are_checked_at_start_and_loose_modes_are_said) {
+  const auto dir = std::filesystem::temp_directory_path() / ("wh-files-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const auto endpoints_with = [&](const std::string& field, const std::string& file) {
+    json endpoint = {{"url", "https://x.example/"}, {field, file}};
+    if (field != "secret_file") endpoint["secret"] = "s";
+    std::ofstream(dir / "endpoints.json") << json{{"endpoints", {{"b", endpoint}}}}.dump();
+    return dir / "endpoints.json";
+  };
+  const auto refusal = [&](const std::filesystem::path& file) {
+    try {
+      (void)wh::load_endpoints(file);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  // A secret file's line is the key as it is: white space around it (or a
+  // CRLF line end) is refused, as in an inline secret.
+  std::ofstream(dir / "spaced.secret") << "abc \n";
+  EXPECT_TRUE(contains(refusal(endpoints_with("secret_file", "spaced.secret")),
+                       "spaced.secret, line 1 begins or ends with white space"));
+  std::ofstream(dir / "crlf.secret") << "def\r\n";
+  EXPECT_TRUE(contains(refusal(endpoints_with("secret_file", "crlf.secret")), "white space"));
+  // A CA file must hold a certificate (libcurl would say so only at the first request).
+  std::ofstream(dir / "ca.pem") << "not a certificate\n";
+  EXPECT_TRUE(contains(refusal(endpoints_with("ca_file", "ca.pem")), "holds no PEM certificate"));
+
+  std::ofstream(dir / "good.secret") << "key\n";
+  std::filesystem::permissions(dir / "good.secret", std::filesystem::perms(0644));
+  std::vector<std::string> warnings;
+  (void)wh::load_endpoints(endpoints_with("secret_file", "good.secret"), &warnings);
+  std::filesystem::permissions(dir / "endpoints.json", std::filesystem::perms(0666));
+  (void)wh::load_endpoints(dir / "endpoints.json", &warnings);
+  std::ofstream(dir / "none.json") << R"({"endpoints": {}})";
+  (void)wh::load_endpoints(dir / "none.json", &warnings);
+  const auto all = [&] {
+    std::string text;
+    for (const auto& w : warnings) text += w + "\n";
+    return text;
+  }();
+  EXPECT_TRUE(contains(all, "good.secret holds secrets and may be read by any user (mode 0644)"))
+      << all;
+  EXPECT_TRUE(contains(all, "endpoints.json may be written by any user (mode 0666)")) << all;
+  EXPECT_TRUE(contains(all, "none.json names no endpoint")) << all;
+  std::filesystem::remove_all(dir);
+}
+
 TEST(WebhookEndpoints, refuses_what_cannot_be_used_naming_the_file_and_the_problem) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"not json", "not valid JSON"},
@@ -199,8 +247,9 @@ TEST(WebhookEndpoints, refuses_what_cannot_be_used_naming_the_file_and_the_probl
       {R"({"endpoints": {"a": {"url": "https://x/", "secret": "s", "headers": {"Webhook-Signature": "x"}}}})", "set by the runner"},
       {R"({"endpoints": {"a": {"url": "https://x/", "secret": "s", "headers": {"X-A": "a\nb"}}}})", "control character"},
       {R"({"endpoints": {"a": {"url": "https://x/", "secret": "s", "headers": {"Bad Name": "x"}}}})", "not a valid header name"},
-      {R"({"endpoints": {"a": {"url": "https://x/", "secret": "s", "ca_file": "/nonexistent/ca.pem"}}})", "cannot read CA file"},
-      {R"({"endpoints": {"a": {"url": "https://x/", "secret_file": "/nonexistent/s"}}})", "cannot read secret file"},
+      {R"({"endpoints": {"a": {"url": "https://x/", "secret": "s", "ca_file": "/nonexistent/ca.pem"}}})", "CA file /nonexistent/ca.pem: cannot be read"},
+      {R"({"endpoints": {"a": {"url": "https://x/", "secret_file": "/nonexistent/s"}}})", "secret file /nonexistent/s: cannot be read"},
+      {R"({"endpoints": {"a": {"url": "https://x/", "secret": "s"}, "a": {"url": "https://y/", "secret": "t"}}})", "the key \"a\" appears twice"},
       {R"({"endpoints": {"a": {"url": "https://x/", "secret": "s", "allow_redirect": true}}})", "unknown field 'allow_redirect'"},
       {R"({"endpoints": {"a b": {"url": "https://x/", "secret": "s"}}})", "endpoint name 'a b'"},
   };

@@ -14,6 +14,7 @@
 #include "jobrunner/core/byte_size.hpp"
 #include "jobrunner/core/errors.hpp"
 #include "jobrunner/core/outcome.hpp"
+#include "jobrunner/runtime/config_file.hpp"
 
 extern char** environ;
 
@@ -484,40 +485,22 @@ Allowlist::Host Allowlist::Host::current() {
 
 Allowlist Allowlist::load(const std::string& path, const Host& host,
                           std::vector<std::string>* warnings) {
-  const Place place(path);
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) {
-    place.fail(std::string("cannot be read: ") + strerror(errno) +
-               " (give the allowlist with --commands FILE)");
+  std::string text;
+  try {
+    text = read_config_file(path, "commands file");
+  } catch (const ConfigError& e) {
+    throw ConfigError(std::string(e.what()) + " (give the allowlist with --commands FILE)");
   }
-  if (!S_ISREG(st.st_mode)) place.fail("is not a regular file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) place.fail(std::string("cannot be read: ") + strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) place.fail("cannot be read");
-  if ((st.st_mode & S_IWOTH) != 0 && warnings != nullptr) {
-    warnings->push_back(path + " may be written by any user (mode " +
-                        [&] {
-                          char mode[8];
-                          std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
-                          return std::string(mode);
-                        }() +
-                        "): whoever changes it decides what the runner runs; make it 0644 or "
-                        "stricter");
+  if (warnings != nullptr) {
+    for (auto& warning : loose_mode_warnings(path, false)) warnings->push_back(std::move(warning));
   }
-  return parse(text.str(), path, host, warnings);
+  return parse(text, path, host, warnings);
 }
 
 Allowlist Allowlist::parse(const std::string& text, const std::string& path, const Host& host,
                            std::vector<std::string>* warnings) {
   const Place place(path);
-  json root;
-  try {
-    root = json::parse(text);
-  } catch (const json::parse_error& e) {
-    place.fail(std::string("is not valid JSON: ") + e.what());
-  }
+  const json root = parse_config_json(text, "commands file " + path);
   if (!root.is_object()) place.fail("must hold a JSON object {\"commands\": {...}}");
   only_keys(root, {"commands"}, place);
   if (!root.contains("commands")) place.fail("has no 'commands' object");
@@ -530,6 +513,10 @@ Allowlist Allowlist::parse(const std::string& text, const std::string& path, con
     }
     list.commands_.emplace(name, parse_command(name, spec, host, place.at("command " + in_quotes(name)),
                                                warnings));
+  }
+  if (list.commands_.empty() && warnings != nullptr) {
+    warnings->push_back(path + " allows no command: every command job this runner claims fails "
+                               "as a user error (unknown command)");
   }
   return list;
 }

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <sstream>
 
 #include "jobrunner/core/errors.hpp"
 
@@ -15,15 +14,6 @@ std::string text_of(const nlohmann::json& value, const std::string& where) {
 }
 
 }  // namespace
-
-std::string read_file(const std::filesystem::path& file, const std::string& where,
-                      const std::string& hint) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw ConfigError(where + ": cannot be read (" + hint + ")");
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 void refuse_unknown(const nlohmann::json& object, const std::vector<std::string>& known,
                     const std::string& where) {

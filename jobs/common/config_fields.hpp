@@ -1,9 +1,9 @@
 #pragma once
-// What the configuration files of the job types' runners share (webhook's
-// endpoints file, mail's relay file): unknown fields refused, paths read
-// beside the file, durations in a range, files that must be readable. Each
-// throws ConfigError with a message that starts with `where` (the file, and
-// the entry when it is one's).
+// Fields of a runner's configuration file (mail's relay file), beside
+// runtime/config_file.hpp (reading the file, its JSON, its mode): unknown
+// fields refused, paths read beside the file, durations in a range, files
+// that must be readable. Each throws ConfigError with a message that starts
+// with `where` (the file, and the entry when it is one's).
 
 #include <filesystem>
 #include <string>
@@ -19,11 +19,6 @@ namespace jobrunner::config_fields {
 // silently): "<where>: unknown field 'x' (known: a, b, c)".
 void refuse_unknown(const nlohmann::json& object, const std::vector<std::string>& known,
                     const std::string& where);
-
-// The text of a configuration file; refused when it cannot be read:
-// "<where>: cannot be read (<hint>)".
-std::string read_file(const std::filesystem::path& file, const std::string& where,
-                      const std::string& hint);
 
 // `path` as written in a file in `base_dir`: itself when absolute, else
 // beside the file.

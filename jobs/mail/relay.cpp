@@ -9,6 +9,7 @@
 
 #include "common/config_fields.hpp"
 #include "jobrunner/core/errors.hpp"
+#include "jobrunner/runtime/config_file.hpp"
 #include "message.hpp"
 
 namespace jobrunner::mail {
@@ -78,12 +79,7 @@ std::vector<std::string> check_secret_file_mode(const std::filesystem::path& fil
 
 Relay parse_relay(const std::string& text, const std::string& origin,
                   const std::filesystem::path& base_dir) {
-  json doc;
-  try {
-    doc = json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw ConfigError(origin + ": not valid JSON: " + e.what());
-  }
+  const json doc = parse_config_json(text, origin);
   if (!doc.is_object()) {
     throw ConfigError(origin + ": expected an object ({\"url\": \"smtp://host:587\", \"from\": "
                       "\"jobs@example.com\", ...})");
@@ -156,8 +152,13 @@ Relay parse_relay(const std::string& text, const std::string& origin,
 
 Relay load_relay(const std::filesystem::path& file) {
   const std::string origin = "relay file '" + file.string() + "'";
-  const auto text = config_fields::read_file(
-      file, origin, "give the SMTP relay with --relay FILE; see docs/mail-jobs.md");
+  std::string text;
+  try {
+    text = read_config_file(file.string(), "relay file");
+  } catch (const ConfigError& e) {
+    throw ConfigError(std::string(e.what()) +
+                      " (give the SMTP relay with --relay FILE; see docs/mail-jobs.md)");
+  }
   auto relay = parse_relay(text, origin, file.parent_path());
   if (relay.inline_password) {
     auto warnings = check_secret_file_mode(file, origin);

@@ -2,22 +2,22 @@
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
 #include <set>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
-#include "common/config_fields.hpp"
 #include "jobrunner/core/errors.hpp"
+#include "jobrunner/runtime/config_file.hpp"
 
 namespace jobrunner::webhook {
 namespace {
 
 using nlohmann::json;
 
-const std::vector<std::string> kFields = {"url",         "method",  "headers",
-                                          "secret",      "secrets", "secret_file",
-                                          "timeout",     "allow_redirects", "ca_file"};
+const std::set<std::string> kFields = {"url",     "method",          "headers",
+                                       "secret",  "secrets",         "secret_file",
+                                       "timeout", "allow_redirects", "ca_file"};
 // Set by the runner on every request; an endpoint may not override them.
 const std::set<std::string> kReservedHeaders = {"content-type", "webhook-signature",
                                                 "idempotency-key", "content-length", "host"};
@@ -53,25 +53,37 @@ void check_secret(const std::string& secret, const std::string& where) {
   }
 }
 
-using config_fields::resolve;
+std::filesystem::path resolve(const std::filesystem::path& base, const std::string& path) {
+  const std::filesystem::path p(path);
+  return p.is_absolute() || base.empty() ? p : base / p;
+}
 
 // The secrets of a secret file: one per line (two during a rotation, the
-// new one first); blank lines and lines starting with # are skipped.
+// new one first); blank lines and lines starting with # are skipped. A line
+// with white space around its secret is refused, as an inline secret is
+// (a CRLF line too): it would silently be part of the key, or not.
 std::vector<std::string> read_secret_file(const std::filesystem::path& path,
-                                          const std::string& where) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw ConfigError(where + ": cannot read secret file '" + path.string() +
-                      "' (it must exist and be readable by the runner's user)");
+                                          const std::string& where,
+                                          std::vector<std::string>* warnings) {
+  std::string text;
+  try {
+    text = read_config_file(path.string(), "secret file");
+  } catch (const ConfigError& e) {
+    throw ConfigError(where + ": " + e.what() + " (it must be readable by the runner's user)");
+  }
+  if (warnings != nullptr) {
+    for (auto& warning : loose_mode_warnings(path.string(), true)) {
+      warnings->push_back(std::move(warning));
+    }
   }
   std::vector<std::string> out;
+  std::istringstream in(text);
   std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    const auto first = line.find_first_not_of(" \t");
+  for (int number = 1; std::getline(in, line); ++number) {
+    const auto first = line.find_first_not_of(" \t\r");
     if (first == std::string::npos || line[first] == '#') continue;
-    const auto last = line.find_last_not_of(" \t");
-    out.push_back(line.substr(first, last - first + 1));
+    check_secret(line, where + ": secret file " + path.string() + ", line " + std::to_string(number));
+    out.push_back(line);
   }
   return out;
 }
@@ -82,10 +94,18 @@ std::string string_field(const json& value, const std::string& where) {
 }
 
 Endpoint parse_endpoint(const std::string& name, const json& spec, const std::string& origin,
-                        const std::filesystem::path& base_dir) {
+                        const std::filesystem::path& base_dir,
+                        std::vector<std::string>* warnings) {
   const std::string at = origin + ": endpoint '" + name + "'";
   if (!spec.is_object()) throw ConfigError(at + " must be an object");
-  config_fields::refuse_unknown(spec, kFields, at);
+  for (const auto& [field, value] : spec.items()) {
+    (void)value;
+    if (!kFields.contains(field)) {
+      throw ConfigError(at + ": unknown field '" + field +
+                        "' (known: url, method, headers, secret, secrets, secret_file, timeout, "
+                        "allow_redirects, ca_file)");
+    }
+  }
   Endpoint e;
   e.name = name;
   if (!spec.contains("url")) throw ConfigError(at + ": no \"url\"");
@@ -133,7 +153,7 @@ Endpoint parse_endpoint(const std::string& name, const json& spec, const std::st
     for (const auto& s : list) e.secrets.push_back(string_field(s, at + ": each of \"secrets\""));
   } else {
     const auto path = resolve(base_dir, string_field(spec["secret_file"], at + ": \"secret_file\""));
-    e.secrets = read_secret_file(path, at);
+    e.secrets = read_secret_file(path, at, warnings);
   }
   if (e.secrets.empty() || e.secrets.size() > kMaxSecrets) {
     throw ConfigError(at + ": has " + std::to_string(e.secrets.size()) +
@@ -146,8 +166,16 @@ Endpoint parse_endpoint(const std::string& name, const json& spec, const std::st
     throw ConfigError(at + ": its two secrets are the same");
   }
   if (spec.contains("timeout")) {
-    e.timeout = config_fields::duration(spec["timeout"], at + ": \"timeout\"", kMinTimeout,
-                                        kMaxTimeout);
+    const auto text = string_field(spec["timeout"], at + ": \"timeout\"");
+    try {
+      e.timeout = parse_duration(text);
+    } catch (const BadInput& error) {
+      throw ConfigError(at + ": \"timeout\": " + error.what());
+    }
+    if (e.timeout < kMinTimeout || e.timeout > kMaxTimeout) {
+      throw ConfigError(at + ": \"timeout\" must be from " + format_duration(kMinTimeout) +
+                        " to " + format_duration(kMaxTimeout) + ", not " + text);
+    }
   }
   if (spec.contains("allow_redirects")) {
     if (!spec["allow_redirects"].is_boolean()) {
@@ -155,20 +183,26 @@ Endpoint parse_endpoint(const std::string& name, const json& spec, const std::st
     }
     e.allow_redirects = spec["allow_redirects"].get<bool>();
   }
-  if (spec.contains("ca_file")) e.ca_file = config_fields::ca_file(base_dir, spec["ca_file"], at);
+  if (spec.contains("ca_file")) {
+    const auto path = resolve(base_dir, string_field(spec["ca_file"], at + ": \"ca_file\""));
+    const auto pem = read_config_file(path.string(), at + ": CA file");
+    // libcurl reads it only at the first request: a wrong file would show
+    // as TLS failures, retried, instead of at start.
+    if (pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+      throw ConfigError(at + ": CA file " + path.string() +
+                        " holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+    }
+    e.ca_file = path.string();
+  }
   return e;
 }
 
 }  // namespace
 
 Endpoints parse_endpoints(const std::string& text, const std::string& origin,
-                          const std::filesystem::path& base_dir) {
-  json doc;
-  try {
-    doc = json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw ConfigError(origin + ": not valid JSON: " + e.what());
-  }
+                          const std::filesystem::path& base_dir,
+                          std::vector<std::string>* warnings) {
+  json doc = parse_config_json(text, origin);
   if (!doc.is_object() || !doc.contains("endpoints") || !doc["endpoints"].is_object()) {
     throw ConfigError(origin + ": expected an object with an \"endpoints\" object "
                       "({\"endpoints\": {\"name\": {\"url\": ..., \"secret\": ...}}})");
@@ -186,17 +220,29 @@ Endpoints parse_endpoints(const std::string& text, const std::string& origin,
       throw ConfigError(origin + ": endpoint name '" + name +
                         "' must be 1 to 100 letters, digits, '_', '-' or '.'");
     }
-    out.emplace(name, parse_endpoint(name, spec, origin, base_dir));
+    out.emplace(name, parse_endpoint(name, spec, origin, base_dir, warnings));
+  }
+  if (out.empty() && warnings != nullptr) {
+    warnings->push_back(origin + " names no endpoint: every webhook job this runner claims "
+                                 "fails as a user error (unknown endpoint)");
   }
   return out;
 }
 
-Endpoints load_endpoints(const std::filesystem::path& file) {
-  const std::string origin = "endpoints file '" + file.string() + "'";
-  const auto text = config_fields::read_file(
-      file, origin,
-      "give the allowlist of webhook endpoints with --endpoints FILE; see docs/webhook-jobs.md");
-  return parse_endpoints(text, origin, file.parent_path());
+Endpoints load_endpoints(const std::filesystem::path& file, std::vector<std::string>* warnings) {
+  std::string text;
+  try {
+    text = read_config_file(file.string(), "endpoints file");
+  } catch (const ConfigError& e) {
+    throw ConfigError(std::string(e.what()) + " (give the allowlist of webhook endpoints with "
+                      "--endpoints FILE; see docs/webhook-jobs.md)");
+  }
+  if (warnings != nullptr) {
+    for (auto& warning : loose_mode_warnings(file.string(), true)) {
+      warnings->push_back(std::move(warning));
+    }
+  }
+  return parse_endpoints(text, "endpoints file " + file.string(), file.parent_path(), warnings);
 }
 
 }  // namespace jobrunner::webhook

@@ -58,12 +58,17 @@ inline constexpr Duration kMaxTimeout = std::chrono::minutes(10);
 // JSON, no "endpoints" object, an unknown field (a typo must not pass
 // silently), a URL that is not http(s), a header that the runner sets itself
 // (Content-Type, Webhook-Signature, Idempotency-Key) or that is malformed, no
-// secret or more than two, a secret file that cannot be read, a CA file that
-// does not exist, a timeout out of range.
-Endpoints load_endpoints(const std::filesystem::path& file);
+// secret or more than two, a secret (inline or a secret file's line) with
+// white space around it, a secret file that cannot be read, a CA file that
+// holds no PEM certificate, a timeout out of range, a key given twice.
+// `warnings` (if given) gets what is loose but usable: a file of secrets
+// that any user may read or write, no endpoint at all.
+Endpoints load_endpoints(const std::filesystem::path& file,
+                         std::vector<std::string>* warnings = nullptr);
 
 // The same from the file's text (`origin` names it in messages).
 Endpoints parse_endpoints(const std::string& text, const std::string& origin,
-                          const std::filesystem::path& base_dir = {});
+                          const std::filesystem::path& base_dir = {},
+                          std::vector<std::string>* warnings = nullptr);
 
 }  // namespace jobrunner::webhook

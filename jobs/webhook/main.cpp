@@ -2,6 +2,7 @@
 // to the endpoints of its --endpoints file.
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
@@ -28,7 +29,9 @@ int main(int argc, char** argv) {
       // Exits 78 naming the file and the problem (ConfigError).
       .configure =
           [&file, endpoints] {
-            *endpoints = webhook::load_endpoints(file);
+            std::vector<std::string> warnings;
+            *endpoints = webhook::load_endpoints(file, &warnings);
+            for (const auto& warning : warnings) spdlog::warn("{}", warning);
             spdlog::info("{} webhook endpoints from {}", endpoints->size(), file);
           },
   };
