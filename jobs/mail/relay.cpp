@@ -160,6 +160,11 @@ Relay load_relay(const std::filesystem::path& file) {
                       " (give the SMTP relay with --relay FILE; see docs/mail-jobs.md)");
   }
   auto relay = parse_relay(text, origin, file.parent_path());
+  // Anyone may write it: a warning, as for every type's file (whoever
+  // changes it decides where the mail goes).
+  for (auto& warning : loose_mode_warnings(file.string(), false)) {
+    relay.warnings.push_back(std::move(warning));
+  }
   if (relay.inline_password) {
     auto warnings = check_secret_file_mode(file, origin);
     relay.warnings.insert(relay.warnings.end(), warnings.begin(), warnings.end());
