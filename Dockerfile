@@ -16,8 +16,8 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJOBRUNNER_WERROR=ON 
 
 FROM debian:12-slim AS runtime
 # Only the shared libraries the executables load (libpqxx pulls in libpq;
-# run-webhook-jobs loads libcurl and OpenSSL's libcrypto, and verifies TLS
-# against ca-certificates).
+# run-webhook-jobs and run-mail-jobs load libcurl, the webhook runner also
+# OpenSSL's libcrypto, and both verify TLS against ca-certificates).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libpqxx-6.4 libspdlog1.10 libfmt9 libdate-tz3 libcpp-httplib0.11 tzdata ca-certificates \

@@ -46,8 +46,13 @@ test_packages=(
   # tests/clients/enqueue.py: enqueue from Python, a second language's client;
   # tests/servers/: the loopback servers the job types' tests talk to.
   python3 python3-psycopg2
-  # The webhook tests make a test CA with the openssl command.
+  # The webhook and mail tests make a test CA with the openssl command.
   openssl
+  # run-mail-jobs (jobs/mail/) sends through the same libcurl (smtp, smtps,
+  # STARTTLS); its tests run a real SMTP relay on loopback,
+  # tests/servers/smtp_receiver.py, on Debian's aiosmtpd (run by
+  # /usr/bin/python3, the interpreter that sees Debian's packages).
+  python3-aiosmtpd
 )
 if $with_tests; then
   packages+=("${test_packages[@]}")

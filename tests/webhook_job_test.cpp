@@ -6,9 +6,6 @@
 // signature itself), over HTTP and HTTPS with a test CA made here with
 // openssl. No timing assertion: the receiver's record and the job's row
 // are read after the runner exited.
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -22,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "jobctl_fixture.hpp"
+#include "loopback_server.hpp"
 #include "jobrunner/core/errors.hpp"
 #include "jobrunner/pg/migrations.hpp"
 #include "jobrunner/pg/registry.hpp"
@@ -269,59 +267,21 @@ TEST(WebhookEndpoints, refuses_what_cannot_be_used_naming_the_file_and_the_probl
 
 // ---- Against a real receiver ------------------------------------------------
 
-// tests/servers/webhook_receiver.py in a child process: started in the
-// constructor, which returns once it printed its port; stopped (SIGTERM) in
-// the destructor.
+// tests/servers/webhook_receiver.py on loopback (testing::LoopbackServer):
+// started in the constructor, which returns once it printed its port;
+// stopped (SIGTERM) in the destructor.
 class Receiver {
  public:
   Receiver(const json& script, std::vector<std::string> secrets,
            const std::filesystem::path& dir, const std::string& cert = {},
            const std::string& key = {})
-      : record_(dir / ("record-" + std::to_string(counter_++) + ".jsonl")) {
-    const auto script_file = dir / ("script-" + std::to_string(counter_) + ".json");
-    std::ofstream(script_file) << script.dump();
-    std::vector<std::string> args = {"python3", kReceiver.string(), "--script",
-                                     script_file.string(), "--record", record_.string()};
-    for (const auto& s : secrets) args.insert(args.end(), {"--secret", s});
-    if (!cert.empty()) args.insert(args.end(), {"--cert", cert, "--key", key});
-    int out[2];
-    if (pipe(out) != 0) throw std::runtime_error("pipe");
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], 1);
-      close(out[0]);
-      close(out[1]);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execvp("python3", argv.data());
-      _exit(127);
-    }
-    close(out[1]);
-    // Wait for the condition: the line "PORT n" (or the end of its output).
-    std::string line;
-    char c = 0;
-    while (read(out[0], &c, 1) == 1 && c != '\n') line += c;
-    close(out[0]);
-    if (line.rfind("PORT ", 0) != 0) {
-      throw std::runtime_error("the receiver did not start: '" + line + "'");
-    }
-    port_ = std::stoi(line.substr(5));
-  }
-  ~Receiver() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status = 0;
-      waitpid(pid_, &status, 0);
-    }
-  }
-  Receiver(const Receiver&) = delete;
-  Receiver& operator=(const Receiver&) = delete;
+      : record_(dir / ("record-" + std::to_string(counter_++) + ".jsonl")),
+        server_(arguments(script, secrets, dir, cert, key)) {}
 
-  int port() const { return port_; }
+  int port() const { return server_.port(); }
   std::string url(const std::string& scheme = "http", const std::string& path = "/hook") const {
     return scheme + "://" + (scheme == "https" ? "localhost" : "127.0.0.1") + ":" +
-           std::to_string(port_) + path;
+           std::to_string(port()) + path;
   }
   // Every request so far, in order.
   std::vector<json> requests() const {
@@ -335,10 +295,21 @@ class Receiver {
   }
 
  private:
+  std::vector<std::string> arguments(const json& script, const std::vector<std::string>& secrets,
+                                     const std::filesystem::path& dir, const std::string& cert,
+                                     const std::string& key) const {
+    const auto script_file = dir / ("script-" + std::to_string(counter_) + ".json");
+    std::ofstream(script_file) << script.dump();
+    std::vector<std::string> args = {"python3", kReceiver.string(), "--script",
+                                     script_file.string(), "--record", record_.string()};
+    for (const auto& s : secrets) args.insert(args.end(), {"--secret", s});
+    if (!cert.empty()) args.insert(args.end(), {"--cert", cert, "--key", key});
+    return args;
+  }
+
   static inline int counter_ = 0;
   std::filesystem::path record_;
-  pid_t pid_ = -1;
-  int port_ = 0;
+  testing::LoopbackServer server_;
 };
 
 class WebhookJobTest : public JobctlTest {
@@ -382,28 +353,8 @@ class WebhookJobTest : public JobctlTest {
   // Makes a job that waits for its retry ready at once.
   void make_ready(std::int64_t id) { db.sql("UPDATE job SET scheduled_start = NULL WHERE id = $1", id); }
 
-  // A test CA and a certificate for localhost and 127.0.0.1 that it signed,
-  // made with the openssl command line.
-  struct Pki {
-    std::string ca, cert, key;
-  };
-  Pki make_pki() {
-    const auto d = dir_.string();
-    const std::string script =
-        "set -e; cd '" + d + "'\n"
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-        "  -keyout ca.key -out ca.pem -days 2 -subj /CN=jobrunner-test-ca "
-        "  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign\n"
-        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-        "  -keyout server.key -out server.csr -subj /CN=localhost\n"
-        "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n"
-        "extendedKeyUsage=serverAuth\\n' > ext.cnf\n"
-        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
-        "  -out server.pem -days 2 -extfile ext.cnf\n";
-    const auto r = run_program({"/bin/sh", "-c", script});
-    EXPECT_EQ(r.exit_code, 0) << shown(r);
-    return {d + "/ca.pem", d + "/server.pem", d + "/server.key"};
-  }
+  // A test CA and a certificate for localhost and 127.0.0.1 that it signed.
+  testing::TestPki make_pki() { return testing::make_test_pki(dir_); }
 
   std::filesystem::path dir_;
   const pg::JobStore webhooks{wh::webhook_job_type(std::make_shared<wh::Endpoints>()).spec};

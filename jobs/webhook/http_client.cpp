@@ -4,23 +4,14 @@
 
 #include <algorithm>
 #include <chrono>
-#include <memory>
-#include <mutex>
-#include <stdexcept>
 
+#include "common/curl_easy.hpp"
 #include "jobrunner/version.hpp"
 
 namespace jobrunner::webhook {
 namespace {
 
-void global_init() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-      throw std::runtime_error("libcurl could not be initialised (curl_global_init)");
-    }
-  });
-}
+using curl_easy::set;
 
 struct Body {
   std::string* head;
@@ -77,14 +68,6 @@ std::optional<std::string> last_header(CURL* handle, const char* name) {
   return std::string(header->value);
 }
 
-template <typename T>
-void set(CURL* handle, CURLoption option, T value) {
-  if (const auto code = curl_easy_setopt(handle, option, value); code != CURLE_OK) {
-    throw std::runtime_error(std::string("libcurl refused an option: ") +
-                             curl_easy_strerror(code));
-  }
-}
-
 }  // namespace
 
 const char* to_string(HttpResponse::Failure failure) {
@@ -101,23 +84,12 @@ const char* to_string(HttpResponse::Failure failure) {
 }
 
 HttpResponse send(const HttpRequest& request) {
-  global_init();
-  std::unique_ptr<CURL, void (*)(CURL*)> handle(curl_easy_init(), curl_easy_cleanup);
-  if (!handle) throw std::runtime_error("libcurl could not create a handle (curl_easy_init)");
+  const auto handle = curl_easy::make_handle();
   CURL* h = handle.get();
 
-  struct SlistDeleter {
-    void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-  };
-  std::unique_ptr<curl_slist, SlistDeleter> headers;
-  auto add_header = [&headers](const std::string& line) {
-    curl_slist* next = curl_slist_append(headers.get(), line.c_str());
-    if (next == nullptr) throw std::runtime_error("out of memory building the request headers");
-    (void)headers.release();
-    headers.reset(next);
-  };
-  for (const auto& [name, value] : request.headers) add_header(name + ": " + value);
-  add_header("Expect:");  // no 100-continue round trip
+  curl_easy::StringList headers;
+  for (const auto& [name, value] : request.headers) headers.append(name + ": " + value);
+  headers.append("Expect:");  // no 100-continue round trip
 
   HttpResponse response;
   Body body{&response.body_head, request.keep_body, &response.body_size};

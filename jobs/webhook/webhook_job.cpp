@@ -70,9 +70,10 @@ std::string endpoint_name_of(const Job& job) {
                     excerpt(meta));
   }
   // A key this type does not read is refused, not ignored: whoever wrote
-  // {"url": ...} must not believe it was used.
+  // {"url": ...} must not believe it was used. "notice" marks a job that
+  // core patch 0016 enqueued for an error report (it is not sent).
   for (const auto& [key, value] : meta.items()) {
-    if (key != "endpoint" && key != "body" && key != "idempotency_key") {
+    if (key != "endpoint" && key != "body" && key != "idempotency_key" && key != "notice") {
       throw UserError("webhook metadata: unknown key " + excerpt(key) +
                       " (only \"endpoint\", \"body\" and \"idempotency_key\"); nothing was sent");
     }

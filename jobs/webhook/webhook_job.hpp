@@ -9,6 +9,8 @@
 //   "body": <any JSON>             required: sent as compact JSON
 //   "idempotency_key": "evt_123"   optional: the Idempotency-Key header
 //                                  (default "job-<id>-<created, unix µs>")
+//   "notice": {...}                set by core patch 0016 on the webhooks it
+//                                  enqueues for error reports; not sent
 //
 // Outcomes: 2xx COMPLETED; 408, 429, 5xx, no answer (connection, timeout,
 // TLS) a retry with backoff, never sooner than Retry-After; 3xx (not

@@ -15,3 +15,17 @@ SELECT t.name, t.display_name, t.type_table, t.target_column, t.target_table, t.
 FROM job_type AS t
 WHERE $1::text IS NULL OR t.name = $1::text
 ORDER BY t.name
+
+-- name: job_type_notices_get
+-- Who hears of the error reports of type $1 (patch 0016): the operators'
+-- addresses as a JSON array, and the webhook endpoint or NULL. No row for
+-- an unknown type.
+SELECT array_to_json(t.operator_mail)::text AS operator_mail, t.operator_webhook
+FROM job_type AS t
+WHERE t.name = $1
+
+-- name: job_type_notices_set
+-- Sets them through jobrunner_set_type_notices(), which checks them (22023
+-- a malformed address or endpoint name, 42704 an unknown type): $2 the
+-- addresses as a JSON array, $3 the endpoint or NULL.
+SELECT jobrunner_set_type_notices($1, ARRAY(SELECT json_array_elements_text($2::json)), $3::text)

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
       "  jobctl oops list --since 1h\n"
       "  jobctl prune --older-than 30d\n"
       "  jobctl pause foo --reason 'maintenance'\n"
+      "  jobctl type notices foo --mail ops@example.com --webhook alerts\n"
       "  jobctl schedule add nightly --type report --cron '30 2 * * *' --zone Europe/Berlin\n"
       "Run 'jobctl COMMAND --help' for the options and examples of each command; docs/cli.md "
       "lists them all.");
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
   jobctl::add_rescue_command(app, ctx);
   jobctl::add_schedule_commands(app, ctx);
   jobctl::add_metrics_command(app, ctx);
+  jobctl::add_type_commands(app, ctx);
 
   // Unknown arguments reach the main app (fallthrough); only enqueue takes
   // them (the type's own flag, --foo ID), every other command refuses them.

@@ -1,6 +1,10 @@
 #include "jobrunner/pg/registry.hpp"
 
+#include <nlohmann/json.hpp>
+
+#include "jobrunner/core/errors.hpp"
 #include "queries.hpp"
+#include "sqlstate.hpp"
 
 namespace jobrunner::pg {
 namespace {
@@ -39,6 +43,31 @@ std::optional<RegisteredType> find_registered_type(Transaction& tx, const std::s
   auto types = select_types(tx, name);
   if (types.empty()) return std::nullopt;
   return std::move(types.front());
+}
+
+std::optional<TypeNotices> type_notices(Transaction& tx, const std::string& name) {
+  const auto rows = tx.exec(query("job_type_notices_get"), name);
+  if (rows.empty()) return std::nullopt;
+  const auto& row = rows.front();
+  TypeNotices notices;
+  notices.operator_mail =
+      nlohmann::json::parse(row.text("operator_mail")).get<std::vector<std::string>>();
+  notices.operator_webhook = row.opt_text("operator_webhook");
+  return notices;
+}
+
+void set_type_notices(Transaction& tx, const std::string& name, const TypeNotices& notices) {
+  try {
+    (void)tx.exec(query("job_type_notices_set"), name,
+                  nlohmann::json(notices.operator_mail).dump(), notices.operator_webhook);
+  } catch (const SqlError& e) {
+    std::string message = e.what();
+    if (const auto at = message.find("ERROR:  "); at != std::string::npos) message.erase(0, at + 8);
+    if (const auto end = message.find('\n'); end != std::string::npos) message.erase(end);
+    if (e.sqlstate() == sqlstate::undefined_object) throw NotFound(message);
+    if (e.sqlstate() == "22023") throw BadInput(message);
+    throw;
+  }
 }
 
 }  // namespace jobrunner::pg

@@ -29,4 +29,16 @@ std::vector<RegisteredType> registered_types(Transaction& tx);
 // The registered type of that name, if any.
 std::optional<RegisteredType> find_registered_type(Transaction& tx, const std::string& name);
 
+// Who hears of a type's error reports (patch 0016, docs/mail-jobs.md): a
+// mail job to operator_mail, a webhook job to operator_webhook.
+struct TypeNotices {
+  std::vector<std::string> operator_mail;
+  std::optional<std::string> operator_webhook;
+};
+// nullopt for an unknown type.
+std::optional<TypeNotices> type_notices(Transaction& tx, const std::string& name);
+// Replaces them. Throws NotFound for an unknown type and BadInput for a
+// malformed address or endpoint name, writing nothing then.
+void set_type_notices(Transaction& tx, const std::string& name, const TypeNotices& notices);
+
 }  // namespace jobrunner::pg
