@@ -28,6 +28,9 @@ packages=(
   # (libcurl4-openssl-dev pulls in libssl-dev); its tests make a test CA with
   # the openssl command.
   libcurl4-openssl-dev libssl-dev openssl
+  # tests/browser/dashboard_test.py: jobctl web tested in a real browser,
+  # headless Chromium driven by Selenium through chromedriver.
+  chromium chromium-driver python3-selenium
 )
 
 missing=()
