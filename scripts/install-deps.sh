@@ -1,8 +1,23 @@
 #!/usr/bin/env bash
-# Install everything jobrunner needs to build, test and run its demo on Debian 12.
+# Install what jobrunner needs on Debian 12: to build it and run its demo, and
+# with --tests also what only the test suite uses (real servers: Prometheus,
+# PgBouncer, SMTP, a browser), so a newcomer's demo does not wait for Chromium.
 # Idempotent: when every package is already installed it prints one line and never
 # touches apt, so demo.sh and test.sh can call it on every run at no cost.
 set -euo pipefail
+
+with_tests=false
+case "${1-}" in
+  "") ;;
+  --tests) with_tests=true ;;
+  -h|--help)
+    echo "usage: install-deps.sh [--tests]"
+    echo "  installs the Debian 12 packages to build jobrunner and run its demo;"
+    echo "  --tests: also those the test suite needs (scripts/test.sh passes it)"
+    exit 0 ;;
+  *) echo "install-deps: error: unknown argument '$1' (usage: install-deps.sh [--tests])" >&2
+     exit 64 ;;
+esac
 
 packages=(
   build-essential cmake pkg-config git ca-certificates
@@ -13,25 +28,33 @@ packages=(
   libhowardhinnant-date-dev tzdata
   # A daemon's /metrics (--metrics-listen): cpp-httplib, header and library.
   libcpp-httplib-dev
-  # tests/scripts/60-prometheus.sh and the metrics tests: a real Prometheus
-  # server scrapes a daemon; promtool checks every metrics output.
-  prometheus
   postgresql-15 postgresql-client-15
   # pg-local.sh needs ps/kill (procps), runuser (util-linux) and useradd (passwd).
   procps util-linux passwd
-  # tests/scripts: a real PgBouncer, and nft to drop a runner's packets.
-  pgbouncer nftables
-  # tests/clients/enqueue.py: enqueue from Python, a second language's client.
-  python3 python3-psycopg2
   # run-webhook-jobs (jobs/webhook/): HTTP(S) through libcurl, built against
   # OpenSSL, whose libcrypto also computes the HMAC-SHA256 signatures
-  # (libcurl4-openssl-dev pulls in libssl-dev); its tests make a test CA with
-  # the openssl command.
-  libcurl4-openssl-dev libssl-dev openssl
+  # (libcurl4-openssl-dev pulls in libssl-dev).
+  libcurl4-openssl-dev libssl-dev
+)
+
+test_packages=(
+  # tests/scripts/60-prometheus.sh and the metrics tests: a real Prometheus
+  # server scrapes a daemon; promtool checks every metrics output.
+  prometheus
+  # tests/scripts: a real PgBouncer, and nft to drop a runner's packets.
+  pgbouncer nftables
+  # tests/clients/enqueue.py: enqueue from Python, a second language's client;
+  # tests/servers/: the loopback servers the job types' tests talk to.
+  python3 python3-psycopg2
+  # The webhook tests make a test CA with the openssl command.
+  openssl
   # tests/browser/dashboard_test.py: jobctl web tested in a real browser,
   # headless Chromium driven by Selenium through chromedriver.
   chromium chromium-driver python3-selenium
 )
+if $with_tests; then
+  packages+=("${test_packages[@]}")
+fi
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -7,7 +7,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
-bash "$repo/scripts/install-deps.sh"
+bash "$repo/scripts/install-deps.sh" --tests
 bash "$repo/scripts/build.sh" jobctl
 
 # shellcheck source=SCRIPTDIR/lib/pg-local.sh

@@ -7,7 +7,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 
 echo "==== install-deps ===="
-bash "$repo/scripts/install-deps.sh"
+bash "$repo/scripts/install-deps.sh" --tests
 
 echo "==== build ===="
 bash "$repo/scripts/build.sh"

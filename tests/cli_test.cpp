@@ -162,6 +162,30 @@ TEST_F(CliTest, run_foo_jobs_runs_every_outcome_and_logs_what_it_did) {
             1);
 }
 
+TEST_F(CliTest, a_log_reader_that_went_away_does_not_end_the_run) {
+  // stdout and stderr: a pipe whose reader is gone before the runner
+  // starts (as `run-foo-jobs 2>&1 | head -1` once head has left). Python
+  // starts it with SIGPIPE at its default action, as a shell does.
+  const auto success = enqueue({{"outcome", "success"}});
+  const auto error = enqueue({{"outcome", "error"}});
+  const std::string spawn =
+      "import os, subprocess, sys\n"
+      "r, w = os.pipe()\n"
+      "os.close(r)\n"
+      "print(subprocess.run(sys.argv[1:], stdout=w, stderr=w).returncode)\n";
+
+  const auto result =
+      run_program({"/usr/bin/python3", "-c", spawn, bin("run-foo-jobs"), "--db", db.conninfo()});
+
+  ASSERT_EQ(result.exit_code, kOk) << shown(result);
+  EXPECT_EQ(result.out, "0\n") << "the runner's exit status; -13 is SIGPIPE";
+  EXPECT_EQ(status_of(success), kCompleted);
+  EXPECT_EQ(status_of(error), kFailed);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM runner_run WHERE exit_code = 0 "
+                      "AND date_finished IS NOT NULL"),
+            1);
+}
+
 TEST_F(CliTest, run_foo_jobs_works_as_its_own_role_after_db_permissions) {
   const auto id = enqueue();
   const auto permissions = jobctl({"--db", db.conninfo(), "db", "permissions"});

@@ -263,6 +263,13 @@ TEST_F(JobctlInspectTest, stats_counts_lag_running_leases_failures_pauses_and_th
     EXPECT_TRUE(contains(text.out, part));
   }
 
+  // A window of 1h: its FAILED column is the last hour's, shown once.
+  const auto hour = jobctl({"stats", "--window", "1h"});
+  ASSERT_EQ(hour.exit_code, kOk) << shown(hour);
+  const auto heading = hour.out.substr(hour.out.find("TYPE"));
+  EXPECT_TRUE(contains(heading, "FAILED 1h"));
+  EXPECT_EQ(heading.find("FAILED 1h"), heading.rfind("FAILED 1h")) << hour.out;
+
   const auto wider = jobctl({"stats", "--window", "3d", "--json"});
   ASSERT_EQ(wider.exit_code, kOk) << shown(wider);
   const auto w = nlohmann::json::parse(wider.out);

@@ -118,5 +118,16 @@ TEST(Misfire, policies_read_case_insensitively_and_refuse_others) {
   EXPECT_THROW(parse_misfire_policy("latest"), BadInput);
 }
 
+TEST(Misfire, left_out_occurrences_are_described_with_their_number_and_span) {
+  EXPECT_EQ(describe_left_out(1, false, utc(2026, 6, 1, 10), utc(2026, 6, 1, 10)),
+            "left out 1 missed occurrence from 2026-06-01T10:00:00Z to 2026-06-01T10:00:00Z");
+  EXPECT_EQ(describe_left_out(3, false, utc(2026, 6, 1, 10), utc(2026, 6, 1, 12)),
+            "left out 3 missed occurrences from 2026-06-01T10:00:00Z to 2026-06-01T12:00:00Z");
+  EXPECT_EQ(describe_left_out(kLeftOutCountCap, true, utc(2000, 1, 1), utc(2026, 6, 1)),
+            "left out at least 100000 missed occurrences from 2000-01-01T00:00:00Z to "
+            "2026-06-01T00:00:00Z");
+  EXPECT_EQ(caught_up_note(MisfirePolicy::once), " (missed; caught up by misfire policy once)");
+}
+
 }  // namespace
 }  // namespace jobrunner

@@ -266,6 +266,19 @@ TEST_F(PackagesTest, a_missing_migrations_dir_is_a_usage_error) {
                  {"--migrations-dir", "nope"});
 }
 
+TEST_F(PackagesTest, db_status_names_a_requirement_that_db_upgrade_would_refuse) {
+  const auto dir = root / "needy";
+  write(dir / "0001-a.sql", "-- requires: zzz 0001\nCREATE TABLE a (id int);");
+
+  const auto result = db_with("status", dir);
+
+  EXPECT_EQ(result.exit_code, kConfig) << shown(result);
+  EXPECT_TRUE(contains(result.out, "needy/0001-a.sql")) << shown(result);  // the table is shown
+  EXPECT_TRUE(contains(result.err, "requires patch 0001 of package zzz")) << shown(result);
+  EXPECT_TRUE(contains(result.err, "db upgrade would apply nothing")) << shown(result);
+  EXPECT_FALSE(table_exists("a"));
+}
+
 TEST_F(PackagesTest, the_package_name_jobrunner_is_reserved) {
   const auto dir = root / "jobrunner";
   write(dir / "0001-a.sql", "SELECT 1;");

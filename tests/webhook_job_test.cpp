@@ -401,7 +401,7 @@ TEST_F(WebhookJobTest, a_2xx_completes_the_job_with_a_signed_request_and_the_att
   EXPECT_EQ(q["signature"]["v1"].size(), 1U);
   EXPECT_EQ(q["headers"]["idempotency-key"].get<std::string>().rfind("job-" + std::to_string(id) + "-", 0), 0U);
   const auto log = log_of(id);
-  EXPECT_TRUE(contains(log, "attempt 1: webhook billing: POST answered 200 in "));
+  EXPECT_TRUE(contains(log, "attempt 1: completed on attempt 1\nwebhook billing: POST answered 200 in "));
   EXPECT_TRUE(contains(log, "body: {\"received\": true}"));
 }
 
@@ -514,7 +514,7 @@ TEST_F(WebhookJobTest, the_idempotency_key_stays_the_same_across_a_retry_and_the
   const auto log = log_of(id);
   EXPECT_TRUE(contains(log, "attempt 1: attempt 1 of 4 will be retried in "));
   EXPECT_TRUE(contains(log, "answered 503"));
-  EXPECT_TRUE(contains(log, "attempt 2: webhook b: POST answered 200"));
+  EXPECT_TRUE(contains(log, "attempt 2: completed on attempt 2\nwebhook b: POST answered 200"));
 }
 
 TEST_F(WebhookJobTest, a_key_from_the_metadata_is_sent_as_the_idempotency_key) {
@@ -589,8 +589,18 @@ TEST_F(WebhookJobTest, an_unknown_endpoint_or_bad_metadata_is_a_user_error_and_n
   const auto unknown = enqueue_webhook({{"endpoint", "https://evil.example/"}, {"body", 1}});
   const auto no_body = enqueue_webhook({{"endpoint", "b"}});
   const auto no_endpoint = enqueue_webhook({{"url", server.url()}, {"body", 1}});
-  ASSERT_EQ(run_webhook_jobs(endpoints, {}, 3).exit_code, 0);
-  for (const auto id : {unknown, no_body, no_endpoint}) EXPECT_EQ(status_of(id), kFailed);
+  const auto extra_key = enqueue_webhook({{"endpoint", "b"}, {"body", 1}, {"url", "http://x/"}});
+  const auto huge = enqueue_webhook({{"body", std::string(300000, 'B')}});
+  const auto result = run_webhook_jobs(endpoints, {}, 5);
+  ASSERT_EQ(result.exit_code, 0) << shown(result);
+  for (const auto id : {unknown, no_body, no_endpoint, extra_key, huge}) {
+    EXPECT_EQ(status_of(id), kFailed);
+  }
+  EXPECT_TRUE(contains(log_of(extra_key), "unknown key \"url\"")) << log_of(extra_key);
+  // A message quotes the start of what was refused, not all of it.
+  EXPECT_TRUE(contains(log_of(huge), "(300011 bytes)")) << log_of(huge).substr(0, 400);
+  EXPECT_LT(log_of(huge).size(), 2000U);
+  EXPECT_LT(result.err.size(), 20000U);
   EXPECT_TRUE(contains(log_of(unknown), "unknown endpoint 'https://evil.example/'; nothing was sent"));
   EXPECT_TRUE(contains(log_of(unknown), "names: b"));
   EXPECT_TRUE(contains(log_of(no_body), "no \"body\""));

@@ -7,7 +7,6 @@
 #include <stdexcept>
 
 #include "jobrunner/core/outcome.hpp"
-#include "jobrunner/pg/job_store.hpp"
 #include "signature.hpp"
 
 namespace jobrunner::webhook {
@@ -37,6 +36,12 @@ std::string printable(const std::string& body, std::size_t total) {
   return out;
 }
 
+// A value of the job's metadata for a message: its start, as printable().
+std::string excerpt(const nlohmann::json& value) {
+  const auto text = value.dump();
+  return printable(text, text.size());
+}
+
 std::string describe_answer(const Endpoint& endpoint, const HttpResponse& r) {
   std::string line = "webhook " + endpoint.name + ": " + endpoint.method + " answered " +
                      std::to_string(r.status) + " in " + format_duration(r.latency);
@@ -52,7 +57,7 @@ std::string text_field(const nlohmann::json& meta, const char* name) {
   const auto& value = meta[name];
   if (!value.is_string()) {
     throw UserError(std::string("webhook metadata: \"") + name + "\" must be a string, not " +
-                    value.dump());
+                    excerpt(value));
   }
   return value.get<std::string>();
 }
@@ -62,7 +67,15 @@ std::string endpoint_name_of(const Job& job) {
   if (!meta.is_object() || !meta.contains("endpoint")) {
     throw UserError("webhook metadata must be an object with \"endpoint\" (a name in the "
                     "runner's endpoints file) and \"body\" (the JSON to send), not " +
-                    meta.dump());
+                    excerpt(meta));
+  }
+  // A key this type does not read is refused, not ignored: whoever wrote
+  // {"url": ...} must not believe it was used.
+  for (const auto& [key, value] : meta.items()) {
+    if (key != "endpoint" && key != "body" && key != "idempotency_key") {
+      throw UserError("webhook metadata: unknown key " + excerpt(key) +
+                      " (only \"endpoint\", \"body\" and \"idempotency_key\"); nothing was sent");
+    }
   }
   return text_field(meta, "endpoint");
 }
@@ -157,7 +170,7 @@ std::string idempotency_key(const Job& job) {
 WebhookJob::WebhookJob(Job job, std::shared_ptr<const Endpoints> endpoints)
     : RunnableJob(std::move(job)), endpoints_(std::move(endpoints)) {}
 
-void WebhookJob::run(pg::Statements& db) {
+void WebhookJob::run(pg::Statements& /*db*/) {
   // Everything that can be refused is checked before anything is sent.
   const auto name = endpoint_name_of(job());
   const auto found = endpoints_->find(name);
@@ -195,12 +208,9 @@ void WebhookJob::run(pg::Statements& db) {
   const auto verdict = judge(endpoint, response, std::chrono::system_clock::now());
   switch (verdict.kind) {
     case Verdict::Kind::completed:
-      // A success writes no log line of its own (the completer's rule), so
-      // the job writes its attempt's line itself, in its own transaction:
-      // it commits with COMPLETED, or not at all.
-      db.exec("UPDATE job SET log = job_log_append(log, $2, $3) WHERE id = $1", job().id,
-              "attempt " + std::to_string(job().attempt_count) + ": " + verdict.line,
-              pg::kJobLogLimit);
+      // A plain success writes no log line (the completer's rule); this one
+      // says what the endpoint answered, written with the attempt's end.
+      add_log("\n" + verdict.line);
       return;
     case Verdict::Kind::retry:
       if (verdict.min_delay) throw RetryError(verdict.line, *verdict.min_delay);

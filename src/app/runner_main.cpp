@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <functional>
 #include <memory>
@@ -385,6 +386,12 @@ int runner_main(int argc, char** argv, const JobType& type, const RunnerExtensio
   const auto conninfo = resolve_conninfo(db);
   options.conninfo = conninfo;
   install_stop_handlers();
+  // A log reader that went away (`run-foo-jobs 2>&1 | head`, a log shipper
+  // restarted) must not end the runner mid-job with SIGPIPE, leaving its
+  // jobs to the lease and its type's lock held: writes then fail with EPIPE
+  // and the run goes on. Commands it starts get every signal at its default
+  // again (runtime/subprocess.cpp).
+  signal(SIGPIPE, SIG_IGN);
 
   // The record of the run (runner_run) and the runner's connection outlive
   // the body, so that the end of a run that ended in an error is recorded

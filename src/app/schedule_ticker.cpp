@@ -12,9 +12,7 @@ void log_tick(const pg::TickResult& result, bool each_enqueued) {
   for (const auto& s : result.schedules) {
     if (s.error) spdlog::warn("schedule '{}': {}", s.name, *s.error);
     for (const auto& o : s.occurrences) {
-      const auto late = o.catch_up ? " (missed; caught up by misfire policy " +
-                                         std::string(to_string(s.misfire)) + ")"
-                                   : std::string();
+      const auto late = o.catch_up ? caught_up_note(s.misfire) : std::string();
       if (o.skipped) {
         spdlog::info("schedule '{}' {}: skipped: {}", s.name, format_instant(o.at), *o.skipped);
       } else if (each_enqueued && o.job) {
@@ -23,10 +21,9 @@ void log_tick(const pg::TickResult& result, bool each_enqueued) {
       }
     }
     if (s.left_out > 0) {
-      spdlog::warn("schedule '{}': misfire policy {} left out {}{} missed occurrences from {} to {}",
-                   s.name, to_string(s.misfire), s.left_out_at_least ? "at least " : "",
-                   s.left_out, format_instant(*s.left_out_first),
-                   format_instant(*s.left_out_last));
+      spdlog::warn("schedule '{}': misfire policy {} {}", s.name, to_string(s.misfire),
+                   describe_left_out(s.left_out, s.left_out_at_least, *s.left_out_first,
+                                     *s.left_out_last));
     }
   }
 }

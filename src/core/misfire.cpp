@@ -106,4 +106,15 @@ std::string format_instant(std::chrono::sys_seconds instant) {
   return std::string(buffer, n);
 }
 
+std::string caught_up_note(MisfirePolicy policy) {
+  return " (missed; caught up by misfire policy " + std::string(to_string(policy)) + ")";
+}
+
+std::string describe_left_out(std::int64_t left_out, bool at_least, std::chrono::sys_seconds first,
+                              std::chrono::sys_seconds last) {
+  return "left out " + std::string(at_least ? "at least " : "") + std::to_string(left_out) +
+         " missed occurrence" + (left_out == 1 && !at_least ? "" : "s") + " from " +
+         format_instant(first) + " to " + format_instant(last);
+}
+
 }  // namespace jobrunner

@@ -59,6 +59,11 @@ int show_status(pg::Connection& conn, const Context& ctx,
                   "change in a new patch");
     return exit_code::config;
   }
+  // What db upgrade would refuse, said before it is tried.
+  if (const auto unmet = pg::unmet_requirement(statuses)) {
+    spdlog::error("{} db upgrade would apply nothing until then", *unmet);
+    return exit_code::config;
+  }
   return exit_code::ok;
 }
 

@@ -187,17 +187,14 @@ void print_tick(const pg::TickResult& result, bool json) {
     for (const auto& o : s.occurrences) {
       std::cout << s.name << " " << format_instant(o.at) << ": "
                 << (o.job ? "enqueued job " + std::to_string(*o.job) : "skipped: " + *o.skipped)
-                << (o.catch_up ? " (missed; caught up by misfire policy " +
-                                     std::string(to_string(s.misfire)) + ")"
-                               : "")
+                << (o.catch_up ? caught_up_note(s.misfire) : "")
                 << "\n";
     }
     if (s.left_out > 0) {
-      std::cout << s.name << ": left out " << (s.left_out_at_least ? "at least " : "")
-                << s.left_out << " missed occurrence" << (s.left_out == 1 ? "" : "s") << " from "
-                << format_instant(*s.left_out_first) << " to "
-                << format_instant(*s.left_out_last) << " (misfire policy "
-                << to_string(s.misfire) << ")\n";
+      std::cout << s.name << ": "
+                << describe_left_out(s.left_out, s.left_out_at_least, *s.left_out_first,
+                                     *s.left_out_last)
+                << " (misfire policy " << to_string(s.misfire) << ")\n";
     }
     std::cout << s.name << ": next due " << format_instant(*s.next_due) << "\n";
   }

@@ -120,7 +120,11 @@ int show_stats(pg::Connection& conn, const std::optional<std::string>& type,
   std::vector<std::string> headers = {"TYPE"};
   for (const auto s : kUnfinished) headers.emplace_back(to_string(s));
   for (const auto s : kFinished) headers.push_back(std::string(to_string(s)) + " " + window_label);
-  for (const char* h : {"READY", "LAG", "FAILED 1h"}) headers.emplace_back(h);
+  // FAILED 1h says whether something fails now, whatever the window; with a
+  // window of 1h it is the FAILED column already there.
+  const bool failed_1h_column = stats.finished_window != std::chrono::hours(1);
+  headers.insert(headers.end(), {"READY", "LAG"});
+  if (failed_1h_column) headers.insert(headers.end(), {"FAILED 1h"});
   Table counts(headers);
   for (const auto& t : stats.types) {
     std::vector<std::string> row = {t.job_type};
@@ -130,7 +134,7 @@ int show_stats(pg::Connection& conn, const std::optional<std::string>& type,
     }
     row.push_back(std::to_string(t.ready));
     row.push_back(t.oldest_ready_age ? format_age(*t.oldest_ready_age) : "-");
-    row.push_back(std::to_string(t.failed_last_hour));
+    if (failed_1h_column) row.push_back(std::to_string(t.failed_last_hour));
     counts.add_row(std::move(row));
   }
   counts.print(o);

@@ -147,7 +147,9 @@ std::vector<PatchStatus> status_in(Transaction& tx, const std::vector<Patch>& pa
 
 // Every requirement of a pending patch must be applied already, or pending
 // and earlier in the apply order. Throws ConfigError for the first that is not.
-void check_requirements(const std::vector<PatchStatus>& statuses) {
+}  // namespace
+
+std::optional<std::string> unmet_requirement(const std::vector<PatchStatus>& statuses) {
   std::set<Key> done;  // applied, or applied before the patch at hand
   std::map<std::string, int> highest;
   for (const auto& s : statuses) {
@@ -172,18 +174,16 @@ void check_requirements(const std::vector<PatchStatus>& statuses) {
                                ? " and applies after " + s.patch.package
                                : "");
       }
-      throw ConfigError(
-          "schema patch " + where(s.patch) + " requires patch " + number_text(need.number) +
-          " of package " + need.package + ", which is not applied (" + known + "); " +
-          (need.package == kCorePackage ? "upgrade jobrunner (jobctl) first"
-                                        : "install that package first") +
-          ". Nothing was applied.");
+      return "schema patch " + where(s.patch) + " requires patch " + number_text(need.number) +
+             " of package " + need.package + ", which is not applied (" + known + "); " +
+             (need.package == kCorePackage ? "upgrade jobrunner (jobctl) first"
+                                           : "install that package first") +
+             ".";
     }
     done.insert({s.patch.package, s.patch.number});
   }
+  return std::nullopt;
 }
-
-}  // namespace
 
 std::vector<Requirement> requirements_of(const Patch& patch) {
   std::vector<Requirement> out;
@@ -349,7 +349,9 @@ std::vector<Patch> upgrade(Connection& conn, const std::vector<Patch>& patches) 
       }
       if (s.state == PatchStatus::State::pending) pending.push_back(s.patch);
     }
-    check_requirements(statuses);
+    if (const auto unmet = unmet_requirement(statuses)) {
+      throw ConfigError(*unmet + " Nothing was applied.");
+    }
     tx.commit();
   }
   for (const auto& patch : pending) {

@@ -7,11 +7,19 @@
 namespace jobrunner::pg {
 namespace {
 
-// libpq messages end in a newline and sometimes carry a LINE/caret excerpt;
-// one line is what an operator's log wants.
+// libpq messages end in a newline and sometimes carry a LINE/caret excerpt
+// or a CONTEXT; one line is what an operator's log wants, with the server's
+// DETAIL when it sent one (often the only line that says what was wrong:
+// "\u0000 cannot be converted to text.").
 std::string first_line(std::string_view message) {
-  auto end = message.find('\n');
-  return std::string(message.substr(0, end));
+  const auto end = message.find('\n');
+  std::string line(message.substr(0, end));
+  constexpr std::string_view kDetail = "\nDETAIL:  ";
+  if (const auto at = message.find(kDetail); at != std::string_view::npos) {
+    const auto start = at + kDetail.size();
+    line += " (" + std::string(message.substr(start, message.find('\n', start) - start)) + ")";
+  }
+  return line;
 }
 
 std::string prefixed(std::string_view context, std::string_view message) {

@@ -59,4 +59,11 @@ OccurrencePlan plan_occurrences(const CronSchedule& schedule, std::chrono::sys_s
 namespace jobrunner {
 // An occurrence as UTC ISO 8601 to the second: "2026-01-05T10:00:00Z".
 std::string format_instant(std::chrono::sys_seconds instant);
+
+// What the runner's and jobctl's tick lines say of occurrences, in one
+// wording: " (missed; caught up by misfire policy once)" after a caught-up
+// occurrence, and "left out [at least ]N missed occurrence[s] from A to B".
+std::string caught_up_note(MisfirePolicy policy);
+std::string describe_left_out(std::int64_t left_out, bool at_least,
+                              std::chrono::sys_seconds first, std::chrono::sys_seconds last);
 }  // namespace jobrunner

@@ -86,6 +86,11 @@ struct PatchStatus {
 // here are listed as applied with empty text.
 std::vector<PatchStatus> migration_status(Connection& conn, const std::vector<Patch>& patches);
 
+// Why the pending patches of `statuses` cannot apply: the first that
+// requires a patch neither applied nor applying before it, named with what
+// is missing. None when every requirement is met.
+std::optional<std::string> unmet_requirement(const std::vector<PatchStatus>& statuses);
+
 // Applies the pending patches in order (core first, then packages in name
 // order) and returns them. If any applied patch has changed, or a pending
 // patch requires a patch that is neither applied nor applies before it,
