@@ -2,7 +2,18 @@
 # End-to-end demo: build, start a throwaway PostgreSQL, create the schema, enqueue one
 # "foo" job per outcome and run the runner as cron would until no job is waiting.
 # Runs from any directory, as often as you like; the database is deleted on exit.
+# --web: at the end, serve the dashboard on http://127.0.0.1:8080/ (jobctl web
+# --allow-actions, docs/dashboard.md) against the demo's database until Ctrl-C:
+# open it, retry the FAILED job from its page, and see the change.
 set -euo pipefail
+
+web=0
+for arg in "$@"; do
+  case "$arg" in
+    --web) web=1 ;;
+    *) echo "usage: $0 [--web]" >&2; exit 64 ;;
+  esac
+done
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 bin="$repo/build/bin"
@@ -125,5 +136,10 @@ run psql -X -v ON_ERROR_STOP=1 -c "SELECT count(*) AS noop_jobs_completed,
 if [[ "$left" != 0 ]]; then
   echo "demo: FAILED: $left NoopJob(s) not completed by the daemon" >&2
   exit 1
+fi
+if ((web)); then
+  section "The dashboard: open http://127.0.0.1:8080/ (Ctrl-C stops it and ends the demo)"
+  echo "The FAILED FooJob (foo 4) has a Retry button on its page; the overview shows the queue."
+  run "$bin/jobctl" web --listen 127.0.0.1:8080 --allow-actions || true
 fi
 section "Demo finished; the throwaway database is being removed"

@@ -53,6 +53,9 @@ test_packages=(
   # tests/servers/smtp_receiver.py, on Debian's aiosmtpd (run by
   # /usr/bin/python3, the interpreter that sees Debian's packages).
   python3-aiosmtpd
+  # tests/browser/dashboard_test.py: jobctl web tested in a real browser,
+  # headless Chromium driven by Selenium through chromedriver.
+  chromium chromium-driver python3-selenium
 )
 if $with_tests; then
   packages+=("${test_packages[@]}")

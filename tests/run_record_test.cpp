@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "jobrunner/pg/admin.hpp"
 #include "program.hpp"
 #include "runner_process_test.hpp"
 
@@ -197,6 +198,70 @@ TEST_F(RunRecordTest, a_failing_notification_hook_changes_neither_the_jobs_outco
       << shown(result);
   EXPECT_EQ(db.scalar("SELECT count(*) FROM error_report"), 1);
   EXPECT_NE(result.err.find("OOPS-"), std::string::npos) << shown(result);
+}
+
+}  // namespace
+}  // namespace jobrunner
+
+namespace jobrunner {
+namespace {
+
+using namespace std::chrono_literals;
+
+// ---- A run's last_seen (patch 0015) -------------------------------------------
+
+class RunSeenTest : public testing::RunnerProcessTest {
+ protected:
+  std::vector<pg::RunnerRun> alive() const {
+    auto conn = db.connect();
+    auto tx = conn.begin();
+    return pg::list_live_runner_runs(tx, std::nullopt);
+  }
+  // last_seen of the one run, in microseconds since the epoch (0: null).
+  std::int64_t last_seen_us() const {
+    return db.scalar("SELECT coalesce((extract(epoch FROM last_seen) * 1000000)::bigint, 0) "
+                     "FROM runner_run");
+  }
+};
+
+// A daemon that holds no lease for minutes is still seen: its lease keeper
+// refreshes last_seen on its own interval (pg::kRunnerSeenInterval).
+TEST_F(RunSeenTest, an_idle_daemon_is_seen_alive_while_it_runs_and_not_once_it_ended) {
+  testing::Program daemon(runner_argv({"--daemon", "--poll-interval", "1h"}));
+  ASSERT_TRUE(testing::eventually([&] { return db.scalar("SELECT count(*) FROM runner_run") == 1; }));
+  const auto first = last_seen_us();
+  EXPECT_GT(first, 0) << "set at the run's start";
+  const auto runs = alive();
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].job_type, "foo");
+  EXPECT_TRUE(runs[0].alive);
+  EXPECT_TRUE(runs[0].last_seen.has_value());
+
+  EXPECT_TRUE(testing::eventually([&] { return last_seen_us() > first; }, 60s))
+      << "the lease keeper did not refresh last_seen\n" << daemon.stderr_so_far();
+
+  daemon.signal(SIGTERM);
+  ASSERT_TRUE(daemon.exited_within(60s));
+  EXPECT_EQ(daemon.wait().exit_code, 0);
+  EXPECT_TRUE(alive().empty());
+  auto conn = db.connect();
+  auto tx = conn.begin();
+  const auto listed = pg::list_runner_runs(tx, std::nullopt, 10);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_FALSE(listed[0].alive);
+  EXPECT_TRUE(listed[0].date_finished.has_value());
+}
+
+// A run that died without recording its end stops looking alive once its
+// last_seen is older than pg::kRunnerAliveWithin.
+TEST_F(RunSeenTest, an_unfinished_run_not_seen_recently_is_not_alive) {
+  db.sql("INSERT INTO runner_run (job_type, hostname, pid, date_started, last_seen) "
+         "VALUES ('foo', 'h1', 1, now() - interval '1 hour', now() - interval '31 seconds'), "
+         "       ('foo', 'h2', 2, now() - interval '1 hour', now() - interval '5 seconds'), "
+         "       ('foo', 'h3', 3, now() - interval '1 hour', NULL)");
+  const auto runs = alive();
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].hostname, "h2");
 }
 
 }  // namespace

@@ -18,17 +18,24 @@ SELECT to_char((now() + $1::bigint * interval '1 millisecond') AT TIME ZONE 'UTC
 -- name: job_match
 -- The jobs an operator's filter picks; every criterion is optional (NULL
 -- matches all). $1 ids, $2 type, $3 statuses, $4 requester, $5/$6 created
--- before/after, $7/$8 finished before/after. The caller appends an ORDER BY
--- from a fixed list, then LIMIT $9 (listing) or FOR UPDATE (a move).
+-- before/after, $7/$8 finished before/after, $9 ids below it (keyset paging).
+-- The caller appends an ORDER BY
+-- from a fixed list, then LIMIT $10 (listing) or FOR UPDATE (a move).
 SELECT {{job_columns}} FROM job AS j
 WHERE ($1::bigint[] IS NULL OR j.id = ANY($1::bigint[]))
   AND ($2::text IS NULL OR j.job_type = $2::text)
   AND ($3::smallint[] IS NULL OR j.status = ANY($3::smallint[]))
+  -- One status: also as an equality, which the planner folds from the
+  -- constant array, so that job__status__id__idx yields the rows in id order
+  -- (PostgreSQL 15 orders no index scan by = ANY).
+  AND ($3::smallint[] IS NULL OR cardinality($3::smallint[]) <> 1
+       OR j.status = ($3::smallint[])[1])
   AND ($4::text IS NULL OR j.requester = $4::text)
   AND ($5::timestamptz IS NULL OR j.date_created < $5::timestamptz)
   AND ($6::timestamptz IS NULL OR j.date_created >= $6::timestamptz)
   AND ($7::timestamptz IS NULL OR j.date_finished < $7::timestamptz)
   AND ($8::timestamptz IS NULL OR j.date_finished >= $8::timestamptz)
+  AND ($9::bigint IS NULL OR j.id < $9::bigint)
 
 -- name: job_move
 -- An operator's move of many jobs at once, after C++ has locked them (job_match
@@ -168,26 +175,60 @@ ORDER BY j.lease_expires, j.id
 LIMIT $2
 
 -- name: runner_run_list
--- Runs newest first ($1: one type, or NULL for all), at most $2.
+-- Runs newest first ($1: one type, or NULL for all), at most $2; alive: not
+-- finished and seen within the last $3 milliseconds (runner_run.last_seen).
 SELECT r.id, r.job_type, r.hostname, r.pid,
        (extract(epoch FROM r.date_started) * 1000000)::bigint AS date_started_us,
        (extract(epoch FROM r.date_finished) * 1000000)::bigint AS date_finished_us,
-       r.jobs_run, r.jobs_not_completed, r.exit_code
+       r.jobs_run, r.jobs_not_completed, r.exit_code,
+       (extract(epoch FROM r.last_seen) * 1000000)::bigint AS last_seen_us,
+       coalesce(r.date_finished IS NULL
+                AND r.last_seen >= now() - $3::bigint * interval '1 millisecond', false) AS alive
 FROM runner_run AS r
 WHERE ($1::text IS NULL OR r.job_type = $1::text)
 ORDER BY r.date_started DESC, r.id DESC
 LIMIT $2
 
 -- name: runner_run_last
--- The latest run of each type's runner ($1: one type, or NULL for all).
+-- The latest run of each type's runner ($1: one type, or NULL for all);
+-- alive: not finished and seen within the last $2 milliseconds.
 SELECT DISTINCT ON (r.job_type)
        r.id, r.job_type, r.hostname, r.pid,
        (extract(epoch FROM r.date_started) * 1000000)::bigint AS date_started_us,
        (extract(epoch FROM r.date_finished) * 1000000)::bigint AS date_finished_us,
-       r.jobs_run, r.jobs_not_completed, r.exit_code
+       r.jobs_run, r.jobs_not_completed, r.exit_code,
+       (extract(epoch FROM r.last_seen) * 1000000)::bigint AS last_seen_us,
+       coalesce(r.date_finished IS NULL
+                AND r.last_seen >= now() - $2::bigint * interval '1 millisecond', false) AS alive
 FROM runner_run AS r
 WHERE ($1::text IS NULL OR r.job_type = $1::text)
 ORDER BY r.job_type, r.date_started DESC, r.id DESC
+
+-- name: runner_run_alive
+-- The runs alive ($1: of one type, or NULL for all): not finished, and seen
+-- within the last $2 milliseconds; read through runner_run__alive__idx.
+SELECT r.id, r.job_type, r.hostname, r.pid,
+       (extract(epoch FROM r.date_started) * 1000000)::bigint AS date_started_us,
+       (extract(epoch FROM r.date_finished) * 1000000)::bigint AS date_finished_us,
+       r.jobs_run, r.jobs_not_completed, r.exit_code,
+       (extract(epoch FROM r.last_seen) * 1000000)::bigint AS last_seen_us, true AS alive
+FROM runner_run AS r
+WHERE r.date_finished IS NULL
+  AND r.last_seen >= now() - $2::bigint * interval '1 millisecond'
+  AND ($1::text IS NULL OR r.job_type = $1::text)
+ORDER BY r.job_type, r.date_started DESC, r.id DESC
+
+-- name: job_throughput
+-- Jobs finished per type, per minute and final status since $1 minutes ago
+-- (COMPLETED, FAILED, CANCELLED): the overview's chart. A bounded window
+-- read through job__date_finished__idx.
+SELECT j.job_type,
+       (extract(epoch FROM date_trunc('minute', j.date_finished)))::bigint AS minute_unix,
+       j.status, count(*) AS n
+FROM job AS j
+WHERE j.date_finished >= date_trunc('minute', now()) - ($1::integer - 1) * interval '1 minute'
+  AND j.status IN ({{COMPLETED}}, {{FAILED}}, {{CANCELLED}})
+GROUP BY 1, 2, 3
 
 -- name: job_type_pause_get
 SELECT p.job_type, (extract(epoch FROM p.paused_at) * 1000000)::bigint AS paused_at_us,

@@ -239,9 +239,13 @@ RETURNING job_type
 DELETE FROM runner_lock WHERE job_type = $1 AND token = $2::uuid
 
 -- name: runner_run_start
-INSERT INTO runner_run (job_type, hostname, pid) VALUES ($1, $2, $3) RETURNING id
+INSERT INTO runner_run (job_type, hostname, pid, last_seen) VALUES ($1, $2, $3, now()) RETURNING id
+
+-- name: runner_run_seen
+-- The run $1 is alive (its lease keeper's heartbeat): runner_run.last_seen.
+UPDATE runner_run SET last_seen = now() WHERE id = $1 AND date_finished IS NULL
 
 -- name: runner_run_finish
 UPDATE runner_run
-SET date_finished = now(), jobs_run = $2, jobs_not_completed = $3, exit_code = $4
+SET date_finished = now(), last_seen = now(), jobs_run = $2, jobs_not_completed = $3, exit_code = $4
 WHERE id = $1

@@ -24,6 +24,11 @@ void RunRecord::start(pg::Connection& conn, std::optional<std::string> type_lock
   type_lock_token_ = std::move(type_lock_token);
 }
 
+std::optional<std::int64_t> RunRecord::id() const {
+  std::lock_guard lock(mutex_);
+  return id_;
+}
+
 void RunRecord::write(pg::Connection& conn, int exit_code, const RunStats& stats) const {
   auto tx = conn.begin();
   pg::finish_runner_run(tx, *id_, stats.completed, stats.not_completed, exit_code);

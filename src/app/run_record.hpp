@@ -38,6 +38,9 @@ class RunRecord {
   // throws.
   std::exception_ptr finish(int exit_code, const RunStats& stats, pg::Connection* conn) noexcept;
 
+  // The run's runner_run id once started (RunnerOptions::run_id).
+  std::optional<std::int64_t> id() const;
+
  private:
   void write(pg::Connection& conn, int exit_code, const RunStats& stats) const;
 
@@ -45,7 +48,7 @@ class RunRecord {
   const pg::JobStore store_;
   const std::string hostname_;
   const int pid_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::optional<std::int64_t> id_;  // set once started
   std::optional<std::string> type_lock_token_;
   bool finished_ = false;

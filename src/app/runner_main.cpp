@@ -434,6 +434,7 @@ int runner_main(int argc, char** argv, const JobType& type, const RunnerExtensio
     }
     // The lock, if any, is released with the run's end.
     record.start(*conn, options.type_lock ? std::optional(options.type_lock->token) : std::nullopt);
+    options.run_id = record.id();  // its lease keeper keeps runner_run.last_seen fresh
     std::optional<Duration> retention_period;
     if (retention) retention_period = parse_duration(*retention);
     if (daemon) options.housekeeping = daemon_housekeeping(registered, retention_period);

@@ -36,5 +36,6 @@ void add_rescue_command(CLI::App& app, Context& ctx);    // rescue
 void add_schedule_commands(CLI::App& app, Context& ctx);  // schedule add|list|show|...
 void add_metrics_command(CLI::App& app, Context& ctx);    // metrics
 void add_type_commands(CLI::App& app, Context& ctx);      // type notices
+void add_web_command(CLI::App& app, Context& ctx);        // web (src/jobctl/web/)
 
 }  // namespace jobrunner::jobctl

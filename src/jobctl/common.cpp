@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "jobrunner/core/errors.hpp"
+#include "jobrunner/pg/job_store.hpp"
 #include "table.hpp"
 
 namespace jobrunner::jobctl {
@@ -209,6 +210,51 @@ nlohmann::json parse_metadata(const std::string& text) {
                    std::string(value.type_name()));
   }
   return value;
+}
+
+namespace {
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(line);
+  return lines;
+}
+
+// The log lines about attempts: "…Z attempt 2: failed: …", "… attempt 1 given back: …".
+std::vector<std::string> attempt_lines(const std::vector<std::string>& log) {
+  std::vector<std::string> out;
+  for (const auto& line : log) {
+    const auto space = line.find(' ');
+    if (space != std::string::npos && line.compare(space + 1, 8, "attempt ") == 0) {
+      out.push_back(line);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+JobDetails load_job_details(pg::Transaction& tx, std::int64_t id) {
+  auto job = pg::find_job(tx, id);
+  if (!job) throw NotFound("no job with id " + std::to_string(id));
+  JobDetails out;
+  out.type = pg::find_registered_type(tx, job->job_type);
+  if (out.type && out.type->has_table()) {
+    try {
+      job = pg::JobStore(out.type->spec).get(tx, id);
+      out.has_type_row = true;
+    } catch (const NotFound&) {
+      // A job row without its type row: shown as it is.
+    }
+  }
+  out.job = std::move(*job);
+  out.reports = pg::find_error_reports(tx, {.job = id, .limit = 1000});
+  out.notices = pg::list_notifications(tx, id);
+  out.log = split_lines(out.job.log);
+  out.attempts = attempt_lines(out.log);
+  return out;
 }
 
 }  // namespace jobrunner::jobctl

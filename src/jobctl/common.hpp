@@ -69,6 +69,19 @@ nlohmann::json parse_metadata(const std::string& text);
 // Pretty JSON on stdout.
 void print_json(const nlohmann::json& value);
 
+// A job with everything jobctl show and the dashboard's job page show.
+struct JobDetails {
+  Job job;
+  std::optional<pg::RegisteredType> type;  // nullopt: not registered
+  bool has_type_row = false;  // its type's own row (foojob) was found
+  std::vector<pg::ErrorReport> reports;
+  std::vector<pg::Notification> notices;
+  std::vector<std::string> log;       // job.log, line by line, oldest first
+  std::vector<std::string> attempts;  // the log's lines about attempts
+};
+// NotFound when there is no such job.
+JobDetails load_job_details(pg::Transaction& tx, std::int64_t id);
+
 // A coarse age for people: "3d4h", "12m5s", "850ms".
 std::string format_age(Duration age);
 

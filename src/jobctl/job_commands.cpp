@@ -1,6 +1,5 @@
 // jobctl list | show
 #include <iostream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -14,46 +13,17 @@
 namespace jobrunner::jobctl {
 namespace {
 
-std::vector<std::string> split_lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) lines.push_back(line);
-  return lines;
-}
-
-// The log lines about attempts: "…Z attempt 2: failed: …", "… attempt 1 given back: …".
-std::vector<std::string> attempt_lines(const std::vector<std::string>& log) {
-  std::vector<std::string> out;
-  for (const auto& line : log) {
-    const auto space = line.find(' ');
-    if (space != std::string::npos && line.compare(space + 1, 8, "attempt ") == 0) {
-      out.push_back(line);
-    }
-  }
-  return out;
-}
-
 int show_job(pg::Connection& conn, std::int64_t id, int log_lines, bool json) {
   auto tx = conn.begin();
-  auto job = pg::find_job(tx, id);
-  if (!job) throw NotFound("no job with id " + std::to_string(id));
-  const auto type = pg::find_registered_type(tx, job->job_type);
-  bool has_type_row = false;
-  if (type && type->has_table()) {
-    try {
-      job = pg::JobStore(type->spec).get(tx, id);
-      has_type_row = true;
-    } catch (const NotFound&) {
-      // A job row without its type row: shown as it is.
-    }
-  }
-  const auto reports = pg::find_error_reports(tx, {.job = id, .limit = 1000});
-  const auto notices = pg::list_notifications(tx, id);
+  const auto details = load_job_details(tx, id);
   tx.commit();
-
-  const auto log = split_lines(job->log);
-  const auto attempts = attempt_lines(log);
+  const auto* job = &details.job;
+  const auto& type = details.type;
+  const bool has_type_row = details.has_type_row;
+  const auto& reports = details.reports;
+  const auto& notices = details.notices;
+  const auto& log = details.log;
+  const auto& attempts = details.attempts;
   auto out = job_json(*job);
   if (has_type_row) {
     out["type_row"] = {{"table", type->spec.table},

@@ -11,7 +11,7 @@ int main(int argc, char** argv) {
   using namespace jobrunner;
   CLI::App app("jobctl: migrate the schema; enqueue, inspect, move, prune and pause the jobs "
                "of jobrunner; schedule recurring jobs; read error reports, queue statistics "
-               "and runner runs.",
+               "and runner runs; serve a dashboard.",
                "jobctl");
   app.set_version_flag("--version", std::string(kVersion));
   // At most one command; a missing one is reported below, so that an unknown
@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
       "  jobctl pause foo --reason 'maintenance'\n"
       "  jobctl type notices foo --mail ops@example.com --webhook alerts\n"
       "  jobctl schedule add nightly --type report --cron '30 2 * * *' --zone Europe/Berlin\n"
+      "  jobctl web --allow-actions\n"
       "Run 'jobctl COMMAND --help' for the options and examples of each command; docs/cli.md "
       "lists them all.");
   jobctl::add_db_commands(app, ctx);
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
   jobctl::add_schedule_commands(app, ctx);
   jobctl::add_metrics_command(app, ctx);
   jobctl::add_type_commands(app, ctx);
+  jobctl::add_web_command(app, ctx);
 
   // Unknown arguments reach the main app (fallthrough); only enqueue takes
   // them (the type's own flag, --foo ID), every other command refuses them.

@@ -68,9 +68,13 @@ int move(pg::Connection& conn, const MoveOptions& o, const pg::MoveRequest& requ
   return exit_code::ok;
 }
 
-void add_move_command(CLI::App& app, Context& ctx, const std::string& name, JobStatus to,
-                      std::vector<JobStatus> from, const std::string& help,
-                      const std::string& examples) {
+// The move of `name` is pg::operator_move's, which the dashboard's actions
+// make too.
+void add_move_command(CLI::App& app, Context& ctx, const std::string& name,
+                      const std::string& help, const std::string& examples) {
+  const pg::MoveRequest request = *pg::operator_move(name);
+  const auto to = request.to;
+  const auto& from = request.from;
   auto o = std::make_shared<MoveOptions>();
   std::string from_names;
   for (std::size_t i = 0; i < from.size(); ++i) {
@@ -89,7 +93,6 @@ void add_move_command(CLI::App& app, Context& ctx, const std::string& name, JobS
               ". All matched jobs move in one transaction, or none: a job in another state "
               "stops the command (exit 65) with a message naming it and both states. A filter "
               "that matches no job is an error too (exit 65).\n\nExamples:\n" + examples);
-  const pg::MoveRequest request{to, std::move(from), name, std::nullopt};
   cmd->callback([&ctx, o, request, name] {
     if (o->ids.empty() && !o->filter.any()) {
       throw CLI::ValidationError(name + ": give job ids, or filter options such as --type and "
@@ -109,20 +112,19 @@ void add_move_command(CLI::App& app, Context& ctx, const std::string& name, JobS
 }  // namespace
 
 void add_move_commands(CLI::App& app, Context& ctx) {
-  using enum JobStatus;
-  add_move_command(app, ctx, "suspend", suspended, {waiting, running},
+  add_move_command(app, ctx, "suspend",
                    "Park jobs as SUSPENDED: WAITING ones, or RUNNING ones taken from their "
                    "runner (its finish is then refused and its work rolled back)",
                    "  jobctl suspend 17 --reason 'investigating'\n"
                    "  jobctl suspend --type foo --status WAITING");
-  add_move_command(app, ctx, "resume", waiting, {suspended},
+  add_move_command(app, ctx, "resume",
                    "Bring SUSPENDED jobs back to WAITING, ready now",
                    "  jobctl resume 17\n  jobctl resume --type foo --status SUSPENDED");
-  add_move_command(app, ctx, "retry", waiting, {failed, completed, cancelled},
+  add_move_command(app, ctx, "retry",
                    "Run FAILED, COMPLETED or CANCELLED jobs again: WAITING, ready now",
                    "  jobctl retry 17 --reason 'fixed the upstream outage'\n"
                    "  jobctl retry --type foo --status FAILED --finished-after 2h --dry-run");
-  add_move_command(app, ctx, "cancel", cancelled, {waiting, suspended},
+  add_move_command(app, ctx, "cancel",
                    "Cancel WAITING or SUSPENDED jobs that must not run: CANCELLED, a finished "
                    "state (retry brings a job back; prune deletes it). Suspend a RUNNING job "
                    "first.",

@@ -46,7 +46,9 @@ nlohmann::json run_json(const pg::RunnerRun& r) {
           {"duration_s", duration},
           {"jobs_run", or_null(r.jobs_run)},
           {"jobs_not_completed", or_null(r.jobs_not_completed)},
-          {"exit_code", or_null(r.exit_code)}};
+          {"exit_code", or_null(r.exit_code)},
+          {"last_seen", time_or_null(r.last_seen)},
+          {"alive", r.alive}};
 }
 
 std::string opt_number(const std::optional<int>& value) {

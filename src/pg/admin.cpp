@@ -46,7 +46,7 @@ Rows exec_match(Transaction& tx, const JobMatch& m, std::string_view tail,
   sql += tail;
   Params params{id_array(m.ids),         to_param(m.job_type),        status_array(m.statuses),
                 to_param(m.requester),   to_param(m.created_before),  to_param(m.created_after),
-                to_param(m.finished_before), to_param(m.finished_after)};
+                to_param(m.finished_before), to_param(m.finished_after), to_param(m.before_id)};
   if (limit) params.push_back(std::to_string(*limit));
   return tx.exec_params(sql, params);
 }
@@ -72,6 +72,8 @@ RunnerRun runner_run_from_row(const Row& row) {
   r.jobs_run = opt_int32(row, "jobs_run");
   r.jobs_not_completed = opt_int32(row, "jobs_not_completed");
   r.exit_code = opt_int32(row, "exit_code");
+  r.last_seen = row.opt_time_us("last_seen_us");
+  r.alive = row.boolean("alive");
   return r;
 }
 
@@ -123,11 +125,11 @@ std::string time_from_now(Transaction& tx, Duration offset) {
 
 bool JobMatch::matches_everything() const noexcept {
   return ids.empty() && !job_type && statuses.empty() && !requester && !created_before &&
-         !created_after && !finished_before && !finished_after;
+         !created_after && !finished_before && !finished_after && !before_id;
 }
 
 std::vector<Job> find_jobs(Transaction& tx, const JobMatch& match, JobOrder order, int limit) {
-  const std::string tail = std::string(order_by(order)) + "\nLIMIT $9";
+  const std::string tail = std::string(order_by(order)) + "\nLIMIT $10";
   std::vector<Job> jobs;
   for (const auto& row : exec_match(tx, match, tail, limit)) jobs.push_back(job_from_row(row));
   return jobs;
@@ -166,6 +168,16 @@ void refuse_second_pending(Transaction& tx, const std::vector<JobMove>& moves,
 
 }  // namespace
 
+std::optional<MoveRequest> operator_move(std::string_view verb) {
+  using enum JobStatus;
+  const std::string name(verb);
+  if (verb == "suspend") return MoveRequest{suspended, {waiting, running}, name, {}, {}};
+  if (verb == "resume") return MoveRequest{waiting, {suspended}, name, {}, {}};
+  if (verb == "retry") return MoveRequest{waiting, {failed, completed, cancelled}, name, {}, {}};
+  if (verb == "cancel") return MoveRequest{cancelled, {waiting, suspended}, name, {}, {}};
+  return std::nullopt;
+}
+
 std::vector<JobMove> move_jobs(Transaction& tx, const JobMatch& match, const MoveRequest& request) {
   std::vector<Job> jobs;
   for (const auto& row : exec_match(tx, match, "ORDER BY j.id\nFOR UPDATE OF j", std::nullopt)) {
@@ -197,7 +209,7 @@ std::vector<JobMove> move_jobs(Transaction& tx, const JobMatch& match, const Mov
       throw JobMoveRefused(job.id, job.status, request.to, message);
     }
     std::string line = "moved from " + std::string(to_string(job.status)) + " to " + to_name +
-                       " by an operator (" + request.verb + ")";
+                       " by " + request.by.value_or("an operator") + " (" + request.verb + ")";
     if (request.reason) line += ": " + *request.reason;
     lines.push_back({{"id", job.id}, {"line", line}});
     moves.push_back(JobMove{job.id, job.job_type, job.status, request.to});
@@ -246,8 +258,38 @@ std::optional<ErrorReport> get_error_report(Transaction& tx, std::int64_t id) {
 std::vector<RunnerRun> list_runner_runs(Transaction& tx, const std::optional<std::string>& job_type,
                                         int limit) {
   std::vector<RunnerRun> out;
-  for (const auto& row : tx.exec(query("runner_run_list"), job_type, limit)) {
+  for (const auto& row : tx.exec(query("runner_run_list"), job_type, limit,
+                                 static_cast<std::int64_t>(kRunnerAliveWithin.count()))) {
     out.push_back(runner_run_from_row(row));
+  }
+  return out;
+}
+
+std::vector<RunnerRun> list_live_runner_runs(Transaction& tx,
+                                             const std::optional<std::string>& job_type) {
+  std::vector<RunnerRun> out;
+  for (const auto& row : tx.exec(query("runner_run_alive"), job_type,
+                                 static_cast<std::int64_t>(kRunnerAliveWithin.count()))) {
+    out.push_back(runner_run_from_row(row));
+  }
+  return out;
+}
+
+void touch_runner_run(Transaction& tx, std::int64_t run_id) {
+  tx.exec(query("runner_run_seen"), run_id);
+}
+
+std::vector<MinuteCount> finished_per_minute(Transaction& tx, int minutes) {
+  if (minutes < 1 || minutes > 24 * 60) {
+    throw BadInput("a throughput window of " + std::to_string(minutes) +
+                   " minutes: give 1 to 1440");
+  }
+  std::vector<MinuteCount> out;
+  for (const auto& row : tx.exec(query("job_throughput"), minutes)) {
+    const auto status = status_from_code(static_cast<int>(row.integer("status")));
+    if (!status) continue;
+    out.push_back(MinuteCount{row.text("job_type"), row.integer("minute_unix"), *status,
+                              row.integer("n")});
   }
   return out;
 }
@@ -344,7 +386,8 @@ QueueStats queue_stats(Transaction& tx, const std::optional<std::string>& job_ty
   for (const auto& row : tx.exec(query("job_stats_failed_recently"), job_type, hour_ms)) {
     entry(row.text("job_type")).failed_last_hour = row.integer("n");
   }
-  for (const auto& row : tx.exec(query("runner_run_last"), job_type)) {
+  for (const auto& row : tx.exec(query("runner_run_last"), job_type,
+                                 static_cast<std::int64_t>(kRunnerAliveWithin.count()))) {
     auto run = runner_run_from_row(row);
     entry(run.job_type).last_run = std::move(run);
   }

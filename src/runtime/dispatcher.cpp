@@ -52,7 +52,8 @@ std::unique_ptr<CompletionFlusher> flusher_for(const RunnerOptions& options, boo
 std::unique_ptr<LeaseKeeper> keeper_for(const RunnerOptions& options, const pg::JobStore& store,
                                         Duration lease) {
   if (!options.conninfo) return nullptr;
-  return std::make_unique<LeaseKeeper>(*options.conninfo, store, lease, options.type_lock);
+  return std::make_unique<LeaseKeeper>(*options.conninfo, store, lease, options.type_lock,
+                                       options.run_id);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "job_log.hpp"
+#include "jobrunner/pg/admin.hpp"
 
 namespace jobrunner {
 namespace {
@@ -15,7 +16,8 @@ constexpr Duration kTick{50};
 }  // namespace
 
 LeaseKeeper::LeaseKeeper(std::string conninfo, const pg::JobStore& store, Duration lease,
-                         std::optional<TypeLockHold> type_lock)
+                         std::optional<TypeLockHold> type_lock,
+                         std::optional<std::int64_t> run_id)
     : conninfo_(std::move(conninfo)),
       store_(store),
       lease_(lease),
@@ -23,6 +25,7 @@ LeaseKeeper::LeaseKeeper(std::string conninfo, const pg::JobStore& store, Durati
       type_lock_lease_(type_lock ? type_lock->lease : lease),
       // Taken before this constructor ran: it expires no later than this.
       type_lock_expired_by_(Clock::now() + type_lock_lease_),
+      run_id_(run_id),
       thread_([this] { loop(); }) {}
 
 LeaseKeeper::~LeaseKeeper() {
@@ -68,7 +71,8 @@ pg::Connection& LeaseKeeper::connection() {
 }
 
 void LeaseKeeper::loop() {
-  const auto interval = std::max(std::min(lease_, type_lock_lease_) / 3, Duration(10));
+  auto interval = std::max(std::min(lease_, type_lock_lease_) / 3, Duration(10));
+  if (run_id_) interval = std::min(interval, pg::kRunnerSeenInterval);
   auto next_heartbeat = Clock::now() + interval;
   std::unique_lock lock(mutex_);
   while (!wake_.wait_for(lock, kTick, [this] { return stop_; })) {
@@ -94,9 +98,10 @@ void LeaseKeeper::heartbeat() {
     }
   }
   const bool extend_type_lock = type_lock_token_ && !type_lock_lost_;
-  if (jobs.empty() && !extend_type_lock) return;
+  if (jobs.empty() && !extend_type_lock && !run_id_) return;
   try {
     auto tx = connection().begin();
+    if (run_id_) pg::touch_runner_run(tx, *run_id_);
     const auto kept = jobs.empty() ? std::vector<std::int64_t>{}
                                    : store_.heartbeat_many(tx, jobs, lease_);
     const bool type_lock_kept =

@@ -10,6 +10,8 @@
 //    says so: an isolated job's process is killed, nothing is recorded for
 //    it) and stops extending it; a lost cron lock is reported by
 //    type_lock_lost();
+//  - with the leases, it marks the run alive (runner_run.last_seen), at
+//    least every pg::kRunnerSeenInterval, also when it holds no lease;
 //  - it writes no job's state: ends and give-backs are the completer's.
 
 #include <atomic>
@@ -34,9 +36,12 @@ namespace jobrunner {
 
 class LeaseKeeper {
  public:
-  // `type_lock`: the cron lock this run holds, if any (token, lease).
+  // `type_lock`: the cron lock this run holds, if any (token, lease);
+  // `run_id`: the run's runner_run row, if recorded, whose last_seen the
+  // keeper refreshes.
   LeaseKeeper(std::string conninfo, const pg::JobStore& store, Duration lease,
-              std::optional<TypeLockHold> type_lock = {});
+              std::optional<TypeLockHold> type_lock = {},
+              std::optional<std::int64_t> run_id = {});
   ~LeaseKeeper();
   LeaseKeeper(const LeaseKeeper&) = delete;
   LeaseKeeper& operator=(const LeaseKeeper&) = delete;
@@ -81,6 +86,7 @@ class LeaseKeeper {
   Duration type_lock_lease_;
   Clock::time_point type_lock_expired_by_;
   std::atomic<bool> type_lock_lost_{false};
+  const std::optional<std::int64_t> run_id_;
   std::string last_failure_;  // why the last heartbeat failed, for the log
   std::condition_variable wake_;
   bool stop_ = false;

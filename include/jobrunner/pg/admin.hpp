@@ -49,6 +49,9 @@ struct JobMatch {
   std::optional<std::string> created_after;
   std::optional<std::string> finished_before;
   std::optional<std::string> finished_after;
+  // Only jobs whose id is below this one: keyset paging, newest first (the
+  // next page of jobctl web's jobs list starts below the last id shown).
+  std::optional<std::int64_t> before_id;
 
   // True when no criterion is set (it would match every job).
   bool matches_everything() const noexcept;
@@ -91,7 +94,15 @@ struct MoveRequest {
   std::vector<JobStatus> from;
   std::string verb;
   std::optional<std::string> reason;
+  // Who moves them, for each job's log line ("moved from FAILED to WAITING
+  // by alice via jobctl web (retry)"); default "an operator".
+  std::optional<std::string> by;
 };
+
+// The operator's moves, as jobctl suspend, resume, retry and cancel and the
+// dashboard's actions make them: the request of `verb` (reason and by
+// unset), or nullopt for another word.
+std::optional<MoveRequest> operator_move(std::string_view verb);
 
 // Locks every matching job (in id order) and moves all of them, or none:
 // NotFound for an id that does not exist, JobMoveRefused (an
@@ -128,6 +139,13 @@ std::optional<ErrorReport> get_error_report(Transaction& tx, std::int64_t id);
 
 // ---- Statistics and runner runs --------------------------------------------
 
+// A runner's lease keeper refreshes its run's runner_run.last_seen at least
+// this often (with every heartbeat, and on this interval when it holds no
+// lease); a run is alive while it has no end and was seen within
+// kRunnerAliveWithin (three refreshes missed: a stalled or dead runner).
+inline constexpr Duration kRunnerSeenInterval = std::chrono::seconds(10);
+inline constexpr Duration kRunnerAliveWithin = 3 * kRunnerSeenInterval;
+
 struct RunnerRun {
   std::int64_t id = 0;
   std::string job_type;
@@ -138,10 +156,31 @@ struct RunnerRun {
   std::optional<int> jobs_run;
   std::optional<int> jobs_not_completed;
   std::optional<int> exit_code;
+  std::optional<TimePoint> last_seen;  // null: recorded before patch 0015
+  bool alive = false;  // no end, and seen within kRunnerAliveWithin
 };
 // Newest first (runner_run_list).
 std::vector<RunnerRun> list_runner_runs(Transaction& tx, const std::optional<std::string>& job_type,
                                         int limit);
+// The runs alive now, by type then newest first (runner_run_alive).
+std::vector<RunnerRun> list_live_runner_runs(Transaction& tx,
+                                             const std::optional<std::string>& job_type);
+// Marks the run alive now (runner_run.last_seen; runner_run_seen): the lease
+// keeper's heartbeat. A finished run is left alone.
+void touch_runner_run(Transaction& tx, std::int64_t run_id);
+
+// Jobs finished in one minute, per type and final status (COMPLETED,
+// FAILED or CANCELLED).
+struct MinuteCount {
+  std::string job_type;
+  std::int64_t minute_unix = 0;  // the minute's start, seconds since the epoch
+  JobStatus status = JobStatus::completed;
+  std::int64_t count = 0;
+};
+// The counts of the last `minutes` minutes, the current one included; the
+// minutes with none are absent (job_throughput, through
+// job__date_finished__idx). BadInput for minutes outside 1..1440.
+std::vector<MinuteCount> finished_per_minute(Transaction& tx, int minutes);
 
 struct JobTypePause {
   std::string job_type;

@@ -117,6 +117,11 @@ struct RunnerOptions {
   // its lease). Once it is lost the run throws DatabaseUnavailable (another
   // run may hold the lock). Needs conninfo.
   std::optional<TypeLockHold> type_lock;
+  // The run's runner_run row (app::RunRecord): the lease keeper refreshes
+  // its last_seen with every heartbeat, at least every
+  // pg::kRunnerSeenInterval even when it holds no lease, so that a
+  // long-running daemon shows as alive (jobctl web). Needs conninfo.
+  std::optional<std::int64_t> run_id;
 };
 
 // The most --concurrency a runner accepts (isolated children are tracked for
