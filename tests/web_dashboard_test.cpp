@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <regex>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -474,7 +475,7 @@ TEST_F(WebDashboardTest, configuration_errors_exit_78_and_bad_options_64) {
   };
   auto missing = jobctl_web({"--listen", "127.0.0.1:0", "--token-file", "/nonexistent/tokens"});
   EXPECT_EQ(missing.exit_code, kConfig) << missing.err;
-  EXPECT_TRUE(contains(missing.err, "cannot read"));
+  EXPECT_TRUE(contains(missing.err, "--token-file /nonexistent/tokens: cannot be read"));
   TempFile empty("# no token\n");
   auto none = jobctl_web({"--listen", "127.0.0.1:0", "--token-file", empty.path()});
   EXPECT_EQ(none.exit_code, kConfig) << none.err;
@@ -483,6 +484,13 @@ TEST_F(WebDashboardTest, configuration_errors_exit_78_and_bad_options_64) {
   auto taken = jobctl_web({"--listen", "127.0.0.1:" + std::to_string(web.port)});
   EXPECT_EQ(taken.exit_code, kConfig) << taken.err;
   EXPECT_TRUE(contains(taken.err, "cannot listen on 127.0.0.1:" + std::to_string(web.port)));
+  // A token file that any user may read is said before anything is served.
+  TempFile readable("alice:0123456789abcdef0123\n");
+  std::filesystem::permissions(readable.path(), std::filesystem::perms(0644));
+  auto loose = jobctl_web({"--listen", "127.0.0.1:" + std::to_string(web.port), "--token-file",
+                           readable.path()});
+  EXPECT_TRUE(contains(loose.err, readable.path() + " holds secrets and may be read by any user"))
+      << loose.err;
   const auto help = testing::run_program({bin("jobctl"), "web", "--help"});
   EXPECT_EQ(help.exit_code, kOk);
   for (const char* option : {"--listen", "--allow-actions", "--token-file", "Exit codes"}) {

@@ -172,7 +172,7 @@ void MailJob::perform() {
   const auto verdict = judge(result, "mail " + message_id + " to " + joined(request.recipients));
   switch (verdict.kind) {
     case Verdict::Kind::completed:
-      add_log(verdict.line);
+      add_log("\n" + verdict.line);
       set_result({{"message_id", message_id},
                   {"recipients", request.recipients},
                   {"relay_answer", result.reply}});

@@ -166,7 +166,7 @@ Relay load_relay(const std::filesystem::path& file) {
     relay.warnings.push_back(std::move(warning));
   }
   if (relay.inline_password) {
-    auto warnings = check_secret_file_mode(file, origin);
+    auto warnings = check_secret_file_mode(file, "relay file");
     relay.warnings.insert(relay.warnings.end(), warnings.begin(), warnings.end());
   }
   return relay;

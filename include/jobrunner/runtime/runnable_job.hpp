@@ -67,7 +67,10 @@ class RunnableJob {
   // runtime with the attempt's end, whatever the outcome (also when run()
   // throws; core/attempt_output.hpp): a result for job.result, which
   // replaces one given before (std::invalid_argument unless `result` is a
-  // JSON object), and text for the attempt's line in job.log.
+  // JSON object), and text for the attempt's line in job.log, appended as
+  // it is to the runtime's "completed on attempt N" (or failure) line:
+  // start it with "\n" for lines of its own, as the command, webhook and
+  // mail types do.
   void set_result(nlohmann::json result);
   void add_log(std::string_view text);
   const AttemptOutput& output() const noexcept { return output_; }

@@ -8,7 +8,10 @@
 #include <set>
 #include <sstream>
 
+#include <spdlog/spdlog.h>
+
 #include "jobrunner/core/errors.hpp"
+#include "jobrunner/runtime/config_file.hpp"
 
 namespace jobrunner::jobctl::web {
 
@@ -88,11 +91,16 @@ std::vector<Token> parse_tokens(std::string_view text, const std::string& source
 }
 
 std::vector<Token> read_token_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError("--token-file: cannot read '" + path + "'");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_tokens(text.str(), "--token-file " + path);
+  std::string text;
+  try {
+    text = read_config_file(path, "--token-file");
+  } catch (const ConfigError& e) {
+    throw ConfigError(std::string(e.what()) + " (lines 'name:token' or one token)");
+  }
+  // Tokens are secrets: one that any user may read is said, as for every
+  // file of secrets a runner reads.
+  for (const auto& warning : loose_mode_warnings(path, true)) spdlog::warn("web: {}", warning);
+  return parse_tokens(text, "--token-file " + path);
 }
 
 std::optional<std::string> match_token(const std::vector<Token>& tokens,
